@@ -1,0 +1,86 @@
+/*
+ * fastsoftmax.h - the C API of fastsoftmax: softmax, log_softmax and logsumexp for float and double on
+ * the CPU, SIMD (AVX-512, AVX2+FMA, NEON, scalar; chosen at run time) and OpenMP.
+ *
+ * Plain C99, no Python or NumPy.  Every function returns a status (FASTSOFTMAX_OK = 0) and never aborts
+ * or prints.
+ *
+ * Shapes.  Every operation reduces a strided 3-D view (outer, n, inner) over its middle dimension: the
+ * element (o, j, i) of x is x[o * xstride[0] + j * xstride[1] + i * xstride[2]] (strides in elements,
+ * any sign).  A softmax over axis k of a C-contiguous array of shape (d0, ..., dN) is outer =
+ * d0 * ... * d(k-1), n = dk, inner = d(k+1) * ... * dN, xstride = {n * inner, inner, 1}.  softmax and
+ * log_softmax write y with the same shape and ystride[3]; logsumexp writes (outer, inner) with
+ * ystride[0] and ystride[2] (ystride[1] is ignored).
+ *
+ * Values per slice (o, :, i), m its maximum:
+ *   softmax_j = exp(x_j - m) / sum_k exp(x_k - m);  log_softmax_j = x_j - m - log(sum);
+ *   logsumexp = m + log(sum).
+ * Special values: any NaN gives NaN everywhere in the slice (logsumexp NaN); all -inf gives NaN
+ * (logsumexp -inf); k >= 1 entries +inf (no NaN) give softmax 1/k there and 0 elsewhere, log_softmax
+ * -log(k) there and -inf elsewhere, logsumexp +inf; -inf among finite entries gives exactly 0 / -inf.
+ * n == 0 gives logsumexp -inf.  Finite inputs never overflow softmax or logsumexp.
+ * Accuracy: float softmax within 4 * 2^-23 relative (absolute 2^-126 below 2^-126), log_softmax and
+ * logsumexp within 4 * 2^-23 * max(1, |result|) absolute; double the same with 2^-52 and 2^-1022.
+ *
+ * Aliasing: y may be x itself with the same strides (in place).  Any other overlap of x and y is
+ * undefined.  Results do not depend on the thread count (bit-identical).
+ *
+ * nthreads: 0 uses the library default (fastsoftmax_get_num_threads()); small problems run serially.
+ */
+#ifndef FASTSOFTMAX_H
+#define FASTSOFTMAX_H
+
+#include <stddef.h>
+
+#define FASTSOFTMAX_VERSION_MAJOR 0
+#define FASTSOFTMAX_VERSION_MINOR 1
+#define FASTSOFTMAX_VERSION_PATCH 0
+#define FASTSOFTMAX_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    FASTSOFTMAX_OK = 0,
+    FASTSOFTMAX_EINVAL = 1, /* a null pointer with data to touch, a negative size or thread count, an unknown ISA */
+    FASTSOFTMAX_ENOMEM = 2, /* a per-thread scratch row could not be allocated */
+};
+
+int fastsoftmax_softmax_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                            const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+int fastsoftmax_log_softmax_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+int fastsoftmax_logsumexp_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                              const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+int fastsoftmax_softmax_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                            const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+int fastsoftmax_log_softmax_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+int fastsoftmax_logsumexp_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                              const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+
+/* ISA: "scalar", "avx2", "avx512" (x86-64) or "neon" (AArch64). */
+const char *fastsoftmax_isa(void);                   /* the ISA the next call will use */
+int fastsoftmax_isa_available(const char *name);     /* 1 if compiled in and supported by CPU and OS */
+int fastsoftmax_isa_compiled(const char *name);      /* 1 if compiled in */
+const char *fastsoftmax_isa_name(int i);             /* i-th ISA of this architecture, by rank; NULL past the end */
+int fastsoftmax_set_max_isa(const char *name);       /* use the best available ISA ranked <= name */
+int fastsoftmax_set_isa(const char *name);           /* use exactly this ISA (EINVAL if unavailable) */
+const char *fastsoftmax_last_isa(void);              /* the ISA of the most recent call (diagnostics) */
+
+int fastsoftmax_get_num_threads(void);
+int fastsoftmax_set_num_threads(int n); /* n >= 1 */
+int fastsoftmax_has_openmp(void);       /* the _OPENMP date of the build, 0 without OpenMP */
+const char *fastsoftmax_compiler(void);
+const char *fastsoftmax_version(void);
+
+/* Diagnostics: the bare SIMD exp of the active ISA, valid on [-87.33, 0] (float) / [-708.39, 0] (double). */
+int fastsoftmax_exp_f32(const float *x, float *y, ptrdiff_t n);
+int fastsoftmax_exp_f64(const double *x, double *y, ptrdiff_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTSOFTMAX_H */

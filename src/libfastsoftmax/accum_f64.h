@@ -1,0 +1,63 @@
+/*
+ * accum_f64.h - compensated per-lane sums of doubles and the double log_softmax step, built from the
+ * vd primitives of the including ISA file (see kernels_template.h).  Included after those primitives.
+ */
+
+/* The rounding error of s = fl(a + b), exactly (Knuth's TwoSum; no ordering of |a|, |b| needed). */
+static inline vd vd_twosum_err(vd a, vd b, vd s) {
+    vd bv = vd_sub(s, a);
+    return vd_add(vd_sub(a, vd_sub(s, bv)), vd_sub(b, bv));
+}
+
+/* A double-double per lane: the sum is hi + lo, with all rounding errors of the adds kept in lo. */
+typedef struct {
+    vd hi, lo;
+} ad;
+
+static inline ad ad_zero(void) {
+    ad a = {vd_set1(0.0), vd_set1(0.0)};
+    return a;
+}
+
+static inline ad ad_add(ad a, vd y) {
+    vd t = vd_add(a.hi, y);
+    a.lo = vd_add(a.lo, vd_twosum_err(a.hi, y, t));
+    a.hi = t;
+    return a;
+}
+
+static inline ad ad_merge(ad a, ad b) {
+    vd t = vd_add(a.hi, b.hi);
+    a.lo = vd_add(vd_add(a.lo, b.lo), vd_twosum_err(a.hi, b.hi, t));
+    a.hi = t;
+    return a;
+}
+
+static inline void ad_lanes(ad a, double *out) {
+    double lo[VD_W];
+    vd_store(out, a.hi);
+    vd_store(lo, a.lo);
+    for (int l = 0; l < VD_W; l++) out[l] += lo[l];
+}
+
+static inline double ad_total(ad a) {
+    double hi[VD_W], lo[VD_W];
+    vd_store(hi, a.hi);
+    vd_store(lo, a.lo);
+    double s = 0.0, c = 0.0;
+    for (int l = 0; l < VD_W; l++) {
+        double t = s + hi[l];
+        double bv = t - s;
+        c += ((s - (t - bv)) + (hi[l] - bv)) + lo[l];
+        s = t;
+    }
+    return s + c;
+}
+
+/* (x - m) - L with x - m taken exactly: d + e == x - m; e is NaN only where d is infinite or NaN, and
+ * there d alone already gives the answer. */
+static inline vd vd_logsub(vd x, vd m, const double *L) {
+    vd d = vd_sub(x, m);
+    vd e = vd_twosum_err(x, vd_sub(vd_set1(0.0), m), d);
+    return vd_add(vd_sub(d, vd_load(L)), vd_zero_nan(e));
+}

@@ -1,0 +1,115 @@
+/*
+ * fss_internal.h - what the driver and the per-ISA kernel files share.
+ *
+ * Design rules of the C core:
+ *  - Kernels know nothing of Python or of threads.  They work on one contiguous row, or on one block of
+ *    up to FSS_COL_BLOCK contiguous lanes strided along the reduced dimension ("columns").
+ *  - Each ISA file (isa_scalar.c, isa_avx2.c, isa_avx512.c, isa_neon.c) is compiled with its own target
+ *    flags, defines a handful of vector primitives and includes kernels_template.h.  Everything in it is
+ *    static except its kernel table, so no AVX-512 instruction can leak into a generic code path.
+ *  - The driver (driver.c) maps a strided (outer, n, inner) problem onto the kernels, runs OpenMP over
+ *    independent tasks, and never lets the task split change a result: results are bit-identical
+ *    whatever the thread count.
+ *  - A row whose maximum is not finite (NaN, +inf or -inf) needs no exp at all; it is handled by the
+ *    scalar routines below, shared by every ISA, before anything is written (so in-place calls work).
+ */
+#ifndef FSS_INTERNAL_H
+#define FSS_INTERNAL_H
+
+#include <math.h>
+#include <stddef.h>
+
+/* Lanes of one column block: a multiple of every vector width, small enough that the per-lane max and
+ * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
+#define FSS_COL_BLOCK 128
+
+typedef struct fss_kernels {
+    const char *name;
+    /* Contiguous rows of n >= 1 elements; y may equal x (in place). */
+    void (*softmax_f32)(const float *x, float *y, ptrdiff_t n);
+    void (*log_softmax_f32)(const float *x, float *y, ptrdiff_t n);
+    float (*logsumexp_f32)(const float *x, ptrdiff_t n);
+    void (*softmax_f64)(const double *x, double *y, ptrdiff_t n);
+    void (*log_softmax_f64)(const double *x, double *y, ptrdiff_t n);
+    double (*logsumexp_f64)(const double *x, ptrdiff_t n);
+    /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements.
+     * For logsumexp the w results go to y[0..w). y may equal x (in place). */
+    void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w);
+    void (*log_softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n,
+                                 ptrdiff_t w);
+    void (*logsumexp_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t n, ptrdiff_t w);
+    void (*softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
+                             ptrdiff_t w);
+    void (*log_softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
+                                 ptrdiff_t w);
+    void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w);
+    /* The bare exp approximation, y = exp(x), for x in [-87.3, 0] (f32) or [-708.3, 0] (f64).
+     * Exposed for the accuracy tests. */
+    void (*exp_f32)(const float *x, float *y, ptrdiff_t n);
+    void (*exp_f64)(const double *x, double *y, ptrdiff_t n);
+} fss_kernels;
+
+extern const fss_kernels fss_kernels_scalar;
+#if defined(FSS_HAVE_AVX2)
+extern const fss_kernels fss_kernels_avx2;
+#endif
+#if defined(FSS_HAVE_AVX512)
+extern const fss_kernels fss_kernels_avx512;
+#endif
+#if defined(FSS_HAVE_NEON)
+extern const fss_kernels fss_kernels_neon;
+#endif
+
+/* The kernel table in use (dispatch.c). */
+const fss_kernels *fss_active_kernels(void);
+
+/*
+ * Slices whose maximum is not finite.  With m = +inf and no NaN the result is the limit of the finite
+ * case: the k entries equal to +inf share the mass.  Any NaN, or all entries -inf, gives NaN (logsumexp
+ * of all -inf is -inf).  x and y have strides xs, ys (elements); y may equal x.
+ */
+#define FSS_DEFINE_SPECIAL(T, SUFFIX)                                                                   \
+    static inline void fss_special_count_##SUFFIX(const T *x, ptrdiff_t xs, ptrdiff_t n, int *has_nan, \
+                                                  ptrdiff_t *k) {                                       \
+        *has_nan = 0;                                                                                   \
+        *k = 0;                                                                                         \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                             \
+            T v = x[i * xs];                                                                            \
+            if (v != v) *has_nan = 1;                                                                   \
+            else if (v == (T)INFINITY) (*k)++;                                                          \
+        }                                                                                               \
+    }                                                                                                   \
+    static inline void fss_special_softmax_##SUFFIX(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,       \
+                                                    ptrdiff_t n) {                                      \
+        int has_nan;                                                                                    \
+        ptrdiff_t k;                                                                                    \
+        fss_special_count_##SUFFIX(x, xs, n, &has_nan, &k);                                             \
+        T share = (has_nan || k == 0) ? (T)NAN : (T)(1.0 / (double)k);                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                             \
+            T v = x[i * xs];                                                                            \
+            y[i * ys] = (has_nan || k == 0 || v == (T)INFINITY) ? share : (T)0;                         \
+        }                                                                                               \
+    }                                                                                                   \
+    static inline void fss_special_log_softmax_##SUFFIX(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,   \
+                                                        ptrdiff_t n) {                                  \
+        int has_nan;                                                                                    \
+        ptrdiff_t k;                                                                                    \
+        fss_special_count_##SUFFIX(x, xs, n, &has_nan, &k);                                             \
+        T share = (has_nan || k == 0) ? (T)NAN : (T)(-log((double)k));                                  \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                             \
+            T v = x[i * xs];                                                                            \
+            y[i * ys] = (has_nan || k == 0 || v == (T)INFINITY) ? share : (T)-INFINITY;                 \
+        }                                                                                               \
+    }                                                                                                   \
+    static inline T fss_special_logsumexp_##SUFFIX(const T *x, ptrdiff_t xs, ptrdiff_t n) {             \
+        int has_nan;                                                                                    \
+        ptrdiff_t k;                                                                                    \
+        fss_special_count_##SUFFIX(x, xs, n, &has_nan, &k);                                             \
+        if (has_nan) return (T)NAN;                                                                     \
+        return k ? (T)INFINITY : (T)-INFINITY;                                                          \
+    }
+
+FSS_DEFINE_SPECIAL(float, f32)
+FSS_DEFINE_SPECIAL(double, f64)
+
+#endif /* FSS_INTERNAL_H */

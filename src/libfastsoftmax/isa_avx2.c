@@ -1,0 +1,114 @@
+/*
+ * isa_avx2.c - kernels for AVX2 + FMA (8 floats / 4 doubles per vector).  Compiled with
+ * -mavx2 -mfma; reached only when CPUID and XGETBV say the CPU and the OS support them.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "fss_internal.h"
+
+typedef __m256 vf;
+typedef __m256d vd;
+#define VF_W 8
+#define VD_W 4
+
+/* Lane masks for the first k lanes: a window into {-1 x 8, 0 x 8}. */
+static const int32_t mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
+static inline __m256i mask_f32(ptrdiff_t k) { return _mm256_loadu_si256((const __m256i *)(mask32 + 8 - k)); }
+static inline __m256i mask_f64(ptrdiff_t k) { return _mm256_loadu_si256((const __m256i *)(mask64 + 4 - k)); }
+
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
+    __m256i m = mask_f32(k);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+static inline void vf_storen(float *p, ptrdiff_t k, vf v) { _mm256_maskstore_ps(p, mask_f32(k), v); }
+static inline vf vf_set1(float a) { return _mm256_set1_ps(a); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vf vf_round(vf v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vf vf_ldexp(vf p, vf n) {
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+static inline vf vf_zero_below(vf y, vf d, vf thr) { return _mm256_andnot_ps(_mm256_cmp_ps(d, thr, _CMP_LT_OQ), y); }
+static inline float vf_hmax(vf v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
+static inline void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
+static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
+    __m256i m = mask_f64(k);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));
+}
+static inline void vd_storen(double *p, ptrdiff_t k, vd v) { _mm256_maskstore_pd(p, mask_f64(k), v); }
+static inline vd vd_set1(double a) { return _mm256_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
+static inline vd vd_round(vd v) { return _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vd vd_ldexp(vd p, vd n) {
+    /* n is integral in [-1022, 0]: convert through int32 (AVX2 has no double -> int64) */
+    __m256i e = _mm256_cvtepi32_epi64(_mm_add_epi32(_mm256_cvtpd_epi32(n), _mm_set1_epi32(1023)));
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(e, 52)));
+}
+static inline vd vd_zero_below(vd y, vd d, vd thr) { return _mm256_andnot_pd(_mm256_cmp_pd(d, thr, _CMP_LT_OQ), y); }
+static inline double vd_hmax(vd v) {
+    __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+}
+static inline vd vd_zero_nan(vd v) { return _mm256_and_pd(v, _mm256_cmp_pd(v, v, _CMP_ORD_Q)); }
+
+/* float sums in double: the low and high four lanes */
+typedef struct {
+    vd lo, hi;
+} af;
+static inline vd cvt_lo(vf v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+static inline vd cvt_hi(vf v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+static inline af af_zero(void) {
+    af a = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+    return a;
+}
+static inline af af_add(af a, vf y) {
+    a.lo = _mm256_add_pd(a.lo, cvt_lo(y));
+    a.hi = _mm256_add_pd(a.hi, cvt_hi(y));
+    return a;
+}
+static inline af af_merge(af a, af b) {
+    a.lo = _mm256_add_pd(a.lo, b.lo);
+    a.hi = _mm256_add_pd(a.hi, b.hi);
+    return a;
+}
+static inline void af_lanes(af a, double *out) {
+    _mm256_storeu_pd(out, a.lo);
+    _mm256_storeu_pd(out + 4, a.hi);
+}
+static inline double af_total(af a) {
+    __m256d s = _mm256_add_pd(a.lo, a.hi);
+    __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+}
+/* (x - m) - L in double, rounded once to float */
+static inline vf vf_logsub(vf x, vf m, const double *L) {
+    vd lo = _mm256_sub_pd(_mm256_sub_pd(cvt_lo(x), cvt_lo(m)), _mm256_loadu_pd(L));
+    vd hi = _mm256_sub_pd(_mm256_sub_pd(cvt_hi(x), cvt_hi(m)), _mm256_loadu_pd(L + 4));
+    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+
+#include "accum_f64.h"
+
+#define FSS_TABLE fss_kernels_avx2
+#define FSS_ISA_NAME "avx2"
+#include "kernels_all.h"

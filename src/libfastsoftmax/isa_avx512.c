@@ -1,0 +1,95 @@
+/*
+ * isa_avx512.c - kernels for AVX-512 F+DQ+BW+VL (16 floats / 8 doubles per vector).  Compiled with
+ * -mavx512f -mavx512dq -mavx512bw -mavx512vl (and AVX2/FMA); reached only when CPUID says the CPU has
+ * all four and XGETBV says the OS saves the opmask and ZMM state.  Tails use mask registers; 2^n uses
+ * vscalefps; rounding uses vrndscaleps.
+ */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "fss_internal.h"
+
+typedef __m512 vf;
+typedef __m512d vd;
+#define VF_W 16
+#define VD_W 8
+
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1u), p);
+}
+static inline void vf_storen(float *p, ptrdiff_t k, vf v) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1u), v); }
+static inline vf vf_set1(float a) { return _mm512_set1_ps(a); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vf vf_round(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
+static inline vf vf_zero_below(vf y, vf d, vf thr) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, thr, _CMP_NLT_UQ), y);
+}
+static inline float vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
+
+static inline vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
+static inline void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
+static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
+    return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1u), p);
+}
+static inline void vd_storen(double *p, ptrdiff_t k, vd v) { _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1u), v); }
+static inline vd vd_set1(double a) { return _mm512_set1_pd(a); }
+static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
+static inline vd vd_sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+static inline vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
+static inline vd vd_round(vd v) { return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline vd vd_ldexp(vd p, vd n) { return _mm512_scalef_pd(p, n); }
+static inline vd vd_zero_below(vd y, vd d, vd thr) {
+    return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, thr, _CMP_NLT_UQ), y);
+}
+static inline double vd_hmax(vd v) { return _mm512_reduce_max_pd(v); }
+static inline vd vd_zero_nan(vd v) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(v, v, _CMP_ORD_Q), v); }
+
+/* float sums in double: the low and high eight lanes */
+typedef struct {
+    vd lo, hi;
+} af;
+static inline vd cvt_lo(vf v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+static inline vd cvt_hi(vf v) {
+    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+static inline af af_zero(void) {
+    af a = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    return a;
+}
+static inline af af_add(af a, vf y) {
+    a.lo = _mm512_add_pd(a.lo, cvt_lo(y));
+    a.hi = _mm512_add_pd(a.hi, cvt_hi(y));
+    return a;
+}
+static inline af af_merge(af a, af b) {
+    a.lo = _mm512_add_pd(a.lo, b.lo);
+    a.hi = _mm512_add_pd(a.hi, b.hi);
+    return a;
+}
+static inline void af_lanes(af a, double *out) {
+    _mm512_storeu_pd(out, a.lo);
+    _mm512_storeu_pd(out + 8, a.hi);
+}
+static inline double af_total(af a) { return _mm512_reduce_add_pd(_mm512_add_pd(a.lo, a.hi)); }
+/* (x - m) - L in double, rounded once to float */
+static inline vf vf_logsub(vf x, vf m, const double *L) {
+    vd lo = _mm512_sub_pd(_mm512_sub_pd(cvt_lo(x), cvt_lo(m)), _mm512_loadu_pd(L));
+    vd hi = _mm512_sub_pd(_mm512_sub_pd(cvt_hi(x), cvt_hi(m)), _mm512_loadu_pd(L + 8));
+    __m256d lo32 = _mm256_castps_pd(_mm512_cvtpd_ps(lo)), hi32 = _mm256_castps_pd(_mm512_cvtpd_ps(hi));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(lo32), hi32, 1));
+}
+
+#include "accum_f64.h"
+
+#define FSS_TABLE fss_kernels_avx512
+#define FSS_ISA_NAME "avx512"
+#include "kernels_all.h"

@@ -1,0 +1,102 @@
+/*
+ * isa_neon.c - kernels for AArch64 Advanced SIMD (4 floats / 2 doubles per vector), part of the
+ * AArch64 baseline.  NEON's max returns NaN if either operand is NaN, which is all the kernels need.
+ */
+#include <arm_neon.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fss_internal.h"
+
+typedef float32x4_t vf;
+typedef float64x2_t vd;
+#define VF_W 4
+#define VD_W 2
+
+static inline vf vf_load(const float *p) { return vld1q_f32(p); }
+static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
+static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
+    float buf[4] = {fill, fill, fill, fill};
+    memcpy(buf, p, (size_t)k * sizeof(float));
+    return vld1q_f32(buf);
+}
+static inline void vf_storen(float *p, ptrdiff_t k, vf v) {
+    float buf[4];
+    vst1q_f32(buf, v);
+    memcpy(p, buf, (size_t)k * sizeof(float));
+}
+static inline vf vf_set1(float a) { return vdupq_n_f32(a); }
+static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }
+static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
+static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
+static inline vf vf_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
+static inline vf vf_round(vf v) { return vrndnq_f32(v); }
+static inline vf vf_ldexp(vf p, vf n) {
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+static inline vf vf_zero_below(vf y, vf d, vf thr) { return vbslq_f32(vcltq_f32(d, thr), vdupq_n_f32(0.0f), y); }
+static inline float vf_hmax(vf v) { return vmaxvq_f32(v); }
+
+static inline vd vd_load(const double *p) { return vld1q_f64(p); }
+static inline void vd_store(double *p, vd v) { vst1q_f64(p, v); }
+static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
+    double buf[2] = {fill, fill};
+    memcpy(buf, p, (size_t)k * sizeof(double));
+    return vld1q_f64(buf);
+}
+static inline void vd_storen(double *p, ptrdiff_t k, vd v) {
+    double buf[2];
+    vst1q_f64(buf, v);
+    memcpy(p, buf, (size_t)k * sizeof(double));
+}
+static inline vd vd_set1(double a) { return vdupq_n_f64(a); }
+static inline vd vd_add(vd a, vd b) { return vaddq_f64(a, b); }
+static inline vd vd_sub(vd a, vd b) { return vsubq_f64(a, b); }
+static inline vd vd_mul(vd a, vd b) { return vmulq_f64(a, b); }
+static inline vd vd_fma(vd a, vd b, vd c) { return vfmaq_f64(c, a, b); }
+static inline vd vd_max(vd a, vd b) { return vmaxq_f64(a, b); }
+static inline vd vd_round(vd v) { return vrndnq_f64(v); }
+static inline vd vd_ldexp(vd p, vd n) {
+    int64x2_t e = vshlq_n_s64(vaddq_s64(vcvtq_s64_f64(n), vdupq_n_s64(1023)), 52);
+    return vmulq_f64(p, vreinterpretq_f64_s64(e));
+}
+static inline vd vd_zero_below(vd y, vd d, vd thr) { return vbslq_f64(vcltq_f64(d, thr), vdupq_n_f64(0.0), y); }
+static inline double vd_hmax(vd v) { return vmaxvq_f64(v); }
+static inline vd vd_zero_nan(vd v) { return vbslq_f64(vceqq_f64(v, v), v, vdupq_n_f64(0.0)); }
+
+/* float sums in double: the low and high two lanes */
+typedef struct {
+    vd lo, hi;
+} af;
+static inline af af_zero(void) {
+    af a = {vdupq_n_f64(0.0), vdupq_n_f64(0.0)};
+    return a;
+}
+static inline af af_add(af a, vf y) {
+    a.lo = vaddq_f64(a.lo, vcvt_f64_f32(vget_low_f32(y)));
+    a.hi = vaddq_f64(a.hi, vcvt_high_f64_f32(y));
+    return a;
+}
+static inline af af_merge(af a, af b) {
+    a.lo = vaddq_f64(a.lo, b.lo);
+    a.hi = vaddq_f64(a.hi, b.hi);
+    return a;
+}
+static inline void af_lanes(af a, double *out) {
+    vst1q_f64(out, a.lo);
+    vst1q_f64(out + 2, a.hi);
+}
+static inline double af_total(af a) { return vaddvq_f64(vaddq_f64(a.lo, a.hi)); }
+static inline vf vf_logsub(vf x, vf m, const double *L) {
+    vd lo = vsubq_f64(vsubq_f64(vcvt_f64_f32(vget_low_f32(x)), vcvt_f64_f32(vget_low_f32(m))), vld1q_f64(L));
+    vd hi = vsubq_f64(vsubq_f64(vcvt_high_f64_f32(x), vcvt_high_f64_f32(m)), vld1q_f64(L + 2));
+    return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi);
+}
+
+#include "accum_f64.h"
+
+#define FSS_TABLE fss_kernels_neon
+#define FSS_ISA_NAME "neon"
+#include "kernels_all.h"

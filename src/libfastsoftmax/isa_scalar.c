@@ -1,0 +1,79 @@
+/*
+ * isa_scalar.c - the portable kernels: "vectors" of one lane, built with the default flags of the
+ * target (no FMA is assumed: v_fma is a multiply and an add, which the algorithm tolerates: the exact
+ * steps of the argument reduction do not depend on fusion).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "fss_internal.h"
+
+typedef float vf;
+typedef double vd;
+#define VF_W 1
+#define VD_W 1
+
+static inline vf vf_load(const float *p) { return *p; }
+static inline void vf_store(float *p, vf v) { *p = v; }
+static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) { return k > 0 ? *p : fill; }
+static inline void vf_storen(float *p, ptrdiff_t k, vf v) {
+    if (k > 0) *p = v;
+}
+static inline vf vf_set1(float a) { return a; }
+static inline vf vf_add(vf a, vf b) { return a + b; }
+static inline vf vf_sub(vf a, vf b) { return a - b; }
+static inline vf vf_mul(vf a, vf b) { return a * b; }
+static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf vf_max(vf a, vf b) { return a > b ? a : b; }
+static inline vf vf_round(vf v) {
+    /* |v| <= 127: adding 1.5 * 2^23 rounds to an integer in the current (nearest-even) mode */
+    return (v + 0x1.8p23f) - 0x1.8p23f;
+}
+static inline vf vf_ldexp(vf p, vf n) {
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+static inline vf vf_zero_below(vf y, vf d, vf thr) { return d < thr ? 0.0f : y; }
+static inline float vf_hmax(vf v) { return v; }
+
+static inline vd vd_load(const double *p) { return *p; }
+static inline void vd_store(double *p, vd v) { *p = v; }
+static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) { return k > 0 ? *p : fill; }
+static inline void vd_storen(double *p, ptrdiff_t k, vd v) {
+    if (k > 0) *p = v;
+}
+static inline vd vd_set1(double a) { return a; }
+static inline vd vd_add(vd a, vd b) { return a + b; }
+static inline vd vd_sub(vd a, vd b) { return a - b; }
+static inline vd vd_mul(vd a, vd b) { return a * b; }
+static inline vd vd_fma(vd a, vd b, vd c) { return a * b + c; }
+static inline vd vd_max(vd a, vd b) { return a > b ? a : b; }
+static inline vd vd_round(vd v) {
+    return (v + 0x1.8p52) - 0x1.8p52; /* |v| <= 1022 */
+}
+static inline vd vd_ldexp(vd p, vd n) {
+    uint64_t bits = (uint64_t)((int64_t)n + 1023) << 52;
+    double s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+static inline vd vd_zero_below(vd y, vd d, vd thr) { return d < thr ? 0.0 : y; }
+static inline double vd_hmax(vd v) { return v; }
+static inline vd vd_zero_nan(vd v) { return v == v ? v : 0.0; }
+
+/* float sums in double */
+typedef double af;
+static inline af af_zero(void) { return 0.0; }
+static inline af af_add(af a, vf y) { return a + (double)y; }
+static inline af af_merge(af a, af b) { return a + b; }
+static inline void af_lanes(af a, double *out) { out[0] = a; }
+static inline double af_total(af a) { return a; }
+static inline vf vf_logsub(vf x, vf m, const double *L) { return (float)(((double)x - (double)m) - L[0]); }
+
+#include "accum_f64.h"
+
+#define FSS_TABLE fss_kernels_scalar
+#define FSS_ISA_NAME "scalar"
+#include "kernels_all.h"

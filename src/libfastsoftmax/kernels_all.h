@@ -1,0 +1,29 @@
+/*
+ * kernels_all.h - included once at the end of each ISA file, after its vector primitives: instantiates
+ * kernels_template.h for float and for double and defines the ISA's kernel table FSS_TABLE, named
+ * FSS_ISA_NAME.
+ */
+#define FSS_TPL_F32 1
+#include "kernels_template.h"
+#undef FSS_TPL_F32
+#define FSS_TPL_F32 0
+#include "kernels_template.h"
+#undef FSS_TPL_F32
+
+const fss_kernels FSS_TABLE = {
+    .name = FSS_ISA_NAME,
+    .softmax_f32 = softmax_f32,
+    .log_softmax_f32 = log_softmax_f32,
+    .logsumexp_f32 = logsumexp_f32,
+    .softmax_f64 = softmax_f64,
+    .log_softmax_f64 = log_softmax_f64,
+    .logsumexp_f64 = logsumexp_f64,
+    .softmax_cols_f32 = softmax_cols_f32,
+    .log_softmax_cols_f32 = log_softmax_cols_f32,
+    .logsumexp_cols_f32 = logsumexp_cols_f32,
+    .softmax_cols_f64 = softmax_cols_f64,
+    .log_softmax_cols_f64 = log_softmax_cols_f64,
+    .logsumexp_cols_f64 = logsumexp_cols_f64,
+    .exp_f32 = exp_f32,
+    .exp_f64 = exp_f64,
+};

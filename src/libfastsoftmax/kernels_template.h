@@ -1,0 +1,335 @@
+/*
+ * kernels_template.h - the softmax kernels, written once over a small set of vector primitives.
+ *
+ * Included twice by every ISA file: once with FSS_TPL_F32 = 1 (float) and once with FSS_TPL_F32 = 0
+ * (double).  Before the first inclusion the ISA file defines, for float vectors (vf, VF_W lanes) and
+ * double vectors (vd, VD_W lanes):
+ *
+ *   v_load(p) v_store(p, v)            full vectors, unaligned
+ *   v_loadn(p, k, fill) v_storen(p, k, v)  first k < W lanes; the other lanes read as `fill`
+ *   v_set1 v_add v_sub v_mul           the obvious
+ *   v_fma(a, b, c)                     a * b + c (fused where the ISA has it)
+ *   v_max(a, b)                        x86 MAXPS semantics: b where either operand is NaN
+ *   v_round(v)                         to nearest, ties to even
+ *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
+ *   v_zero_below(y, d, thr)            0 where d < thr, else y (NaN in d keeps y)
+ *   v_hmax(v)                          largest lane (NaN handling unspecified)
+ *   v_logsub(x, m, L)                  (x - m) - L per lane, with L[0..W) doubles; see below
+ * and an accumulator of sums per lane (af for float, ad for double):
+ *   a_zero() a_add(a, v) a_merge(a, b) a_lanes(a, double *out) a_total(a)
+ * float sums are accumulated in double; double sums are compensated (a TwoSum per add).
+ *
+ * Algorithm per slice (three passes, exp computed once and stored):
+ *   m = max(x);  y = exp(x - m), s = sum(y);  softmax = y * (1/s),  log_softmax = (x - m) - log(s),
+ *   logsumexp = m + log(s).
+ * x - m is taken exactly: its rounding error e (a TwoSum, 6 additions) is folded into exp's reduced
+ * argument, so exp(x - m) is as accurate for x far below the max as near it.
+ */
+
+#if FSS_TPL_F32
+#define T float
+#define SFX(name) name##_f32
+#define V vf
+#define W VF_W
+#define VOP(op) vf_##op
+#define A af
+#define AOP(op) af_##op
+#define SPECIAL(op) fss_special_##op##_f32
+/* Below exp(-87.3365...) = 2^-126 results are flushed to 0 (the contract allows it). */
+#define EXP_THR (-0x1.5d589ep+6f)
+#define EXP_LOG2E 0x1.715476p+0f
+/* ln2 = LN2_HI + LN2_LO; LN2_HI has 15 significant bits, so n * LN2_HI is exact for |n| <= 2^9 and
+ * d - n * LN2_HI is exact (Sterbenz) even without a fused multiply-add. */
+#define EXP_LN2_HI 0x1.62e400p-1f
+#define EXP_LN2_LO 0x1.7f7d1cp-20f
+#else
+#define T double
+#define SFX(name) name##_f64
+#define V vd
+#define W VD_W
+#define VOP(op) vd_##op
+#define A ad
+#define AOP(op) ad_##op
+#define SPECIAL(op) fss_special_##op##_f64
+/* exp(-708.396...) = 2^-1022 */
+#define EXP_THR (-0x1.62e42fefa39efp+9)
+#define EXP_LOG2E 0x1.71547652b82fep+0
+/* fdlibm's split: LN2_HI has 32 trailing zero bits, so n * LN2_HI is exact for |n| < 2^21. */
+#define EXP_LN2_HI 0x1.62e42feep-1
+#define EXP_LN2_LO 0x1.a39ef35793c76p-33
+#endif
+
+#define VSET(c) VOP(set1)((T)(c))
+
+/*
+ * exp(d + e) for d <= 0 and |e| <= ulp(d) / 2.
+ * n = round(d / ln2); r = d - n ln2 + e in [-ln2/2, ln2/2] (Cody-Waite, exact first step);
+ * exp(r) = 1 + r + r^2 q(r), q a near-minimax fit on that interval (Chebyshev fit, mpmath);
+ * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
+ * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
+ */
+static inline V SFX(exp_reduced)(V d, V e) {
+    V thr = VSET(EXP_THR);
+    V dc = VOP(max)(thr, d); /* keeps NaN; clamps -inf and overflowed differences */
+    V n = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
+    V r = VOP(fma)(n, VSET(-EXP_LN2_HI), dc);
+    r = VOP(fma)(n, VSET(-EXP_LN2_LO), r);
+    r = VOP(add)(r, e);
+#if FSS_TPL_F32
+    /* polynomial error 7.8e-9 (0.07 ulp) on [-ln2/2, ln2/2] */
+    V p = VOP(fma)(VSET(0x1.6d1100p-10f), r, VSET(0x1.120b66p-7f));
+    p = VOP(fma)(p, r, VSET(0x1.55551ap-5f));
+    p = VOP(fma)(p, r, VSET(0x1.5554dep-3f));
+    p = VOP(fma)(p, r, VSET(0x1p-1f));
+#else
+    /* polynomial error 1.7e-19 (0.002 ulp) on [-ln2/2, ln2/2] */
+    V p = VOP(fma)(VSET(0x1.1f72fe6c1bbb4p-29), r, VSET(0x1.af4de0f89d89fp-26));
+    p = VOP(fma)(p, r, VSET(0x1.27e4db66c1868p-22));
+    p = VOP(fma)(p, r, VSET(0x1.71de0235ad92ep-19));
+    p = VOP(fma)(p, r, VSET(0x1.a01a01a6d7cd0p-16));
+    p = VOP(fma)(p, r, VSET(0x1.a01a01abe6b3cp-13));
+    p = VOP(fma)(p, r, VSET(0x1.6c16c16c162d5p-10));
+    p = VOP(fma)(p, r, VSET(0x1.11111111100dep-7));
+    p = VOP(fma)(p, r, VSET(0x1.5555555555556p-5));
+    p = VOP(fma)(p, r, VSET(0x1.5555555555557p-3));
+    p = VOP(fma)(p, r, VSET(0x1p-1));
+#endif
+    p = VOP(fma)(p, r, VSET(1)); /* p = 1 + r q' */
+    p = VOP(fma)(p, r, VSET(1)); /* p = 1 + r + r^2 q */
+    return VOP(zero_below)(VOP(ldexp)(p, n), d, thr);
+}
+
+/* exp(x - m) with x - m taken exactly: d + e == x - m (Knuth's TwoSum of x and -m). */
+static inline V SFX(expm)(V x, V m) {
+    V d = VOP(sub)(x, m);
+    V xh = VOP(add)(d, m);  /* the part of x that reached d */
+    V mh = VOP(sub)(d, xh); /* minus the part of m that reached d */
+    V e = VOP(sub)(VOP(sub)(x, xh), VOP(add)(m, mh));
+    return SFX(exp_reduced)(d, e);
+}
+
+/* Load / store k <= W lanes: full vectors on the fast path, masked ones at a tail. */
+static inline V SFX(ld)(const T *p, ptrdiff_t k, T fill) {
+    return k == W ? VOP(load)(p) : VOP(loadn)(p, k, fill);
+}
+static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
+    if (k == W) VOP(store)(p, v);
+    else VOP(storen)(p, k, v);
+}
+
+static void SFX(exp)(const T *x, T *y, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        SFX(st)(y + i, k, SFX(exp_reduced)(SFX(ld)(x + i, k, (T)0), VSET(0)));
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Contiguous rows                                                                                   */
+
+static T SFX(rmax)(const T *x, ptrdiff_t n) {
+    V m0 = VSET(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    ptrdiff_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+        m0 = VOP(max)(m0, VOP(load)(x + i));
+        m1 = VOP(max)(m1, VOP(load)(x + i + W));
+        m2 = VOP(max)(m2, VOP(load)(x + i + 2 * W));
+        m3 = VOP(max)(m3, VOP(load)(x + i + 3 * W));
+    }
+    for (; i < n; i += W) m0 = VOP(max)(m0, SFX(ld)(x + i, n - i < W ? n - i : W, (T)-INFINITY));
+    return VOP(hmax)(VOP(max)(VOP(max)(m0, m1), VOP(max)(m2, m3)));
+}
+
+/* y = exp(x - m) (stored only if STORE) and the sum of it; two independent chains for latency. */
+static inline double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
+    V vm = VOP(set1)(m);
+    A a0 = AOP(zero)(), a1 = AOP(zero)();
+    ptrdiff_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        V y0 = SFX(expm)(VOP(load)(x + i), vm);
+        V y1 = SFX(expm)(VOP(load)(x + i + W), vm);
+        if (store) {
+            VOP(store)(y + i, y0);
+            VOP(store)(y + i + W, y1);
+        }
+        a0 = AOP(add)(a0, y0);
+        a1 = AOP(add)(a1, y1);
+    }
+    for (; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V y0 = SFX(expm)(SFX(ld)(x + i, k, (T)-INFINITY), vm); /* padding lanes give exp(-inf) = 0 */
+        if (store) SFX(st)(y + i, k, y0);
+        a0 = AOP(add)(a0, y0);
+    }
+    return AOP(total)(AOP(merge)(a0, a1));
+}
+
+static void SFX(scale)(T *y, ptrdiff_t n, T c) {
+    V vc = VOP(set1)(c);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        SFX(st)(y + i, k, VOP(mul)(SFX(ld)(y + i, k, (T)0), vc));
+    }
+}
+
+static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
+    T m = SFX(rmax)(x, n);
+    if (!isfinite(m)) {
+        SPECIAL(softmax)(x, 1, y, 1, n);
+        return;
+    }
+    double s = SFX(expsum)(x, y, n, m, 1);
+    SFX(scale)(y, n, (T)(1.0 / s)); /* a NaN anywhere in x made s NaN: all NaN */
+}
+
+static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
+    T m = SFX(rmax)(x, n);
+    if (!isfinite(m)) {
+        SPECIAL(log_softmax)(x, 1, y, 1, n);
+        return;
+    }
+    double L[W];
+    double logs = log(SFX(expsum)(x, NULL, n, m, 0));
+    for (int l = 0; l < W; l++) L[l] = logs;
+    V vm = VOP(set1)(m);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        SFX(st)(y + i, k, VOP(logsub)(SFX(ld)(x + i, k, (T)0), vm, L));
+    }
+}
+
+static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
+    T m = SFX(rmax)(x, n);
+    if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
+    return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Columns: w <= FSS_COL_BLOCK contiguous lanes, n rows xs apart; one vector of lanes at a time.      */
+
+static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m) {
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        V m0 = VSET(-INFINITY), m1 = m0;
+        ptrdiff_t j = 0;
+        for (; j + 2 <= n; j += 2) {
+            m0 = VOP(max)(m0, SFX(ld)(x + j * xs + c, k, (T)-INFINITY));
+            m1 = VOP(max)(m1, SFX(ld)(x + (j + 1) * xs + c, k, (T)-INFINITY));
+        }
+        if (j < n) m0 = VOP(max)(m0, SFX(ld)(x + j * xs + c, k, (T)-INFINITY));
+        SFX(st)(m + c, k, VOP(max)(m0, m1));
+    }
+}
+
+/* Per-lane sums of exp(x - m) over the n rows into s[0..w); y = exp(x - m) stored if STORE. */
+static inline void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
+                                    ptrdiff_t w, const T *m, double *s, const int store) {
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        V vm = SFX(ld)(m + c, k, (T)0);
+        A a0 = AOP(zero)();
+        for (ptrdiff_t j = 0; j < n; j++) {
+            V y0 = SFX(expm)(SFX(ld)(x + j * xs + c, k, (T)0), vm);
+            if (store) SFX(st)(y + j * ys + c, k, y0);
+            a0 = AOP(add)(a0, y0);
+        }
+        double lanes[W];
+        AOP(lanes)(a0, lanes);
+        for (ptrdiff_t l = 0; l < k; l++) s[c + l] = lanes[l];
+    }
+}
+
+static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
+                                     ptrdiff_t w, const T *m) {
+    double s[FSS_COL_BLOCK];
+    T inv[FSS_COL_BLOCK];
+    SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1);
+    for (ptrdiff_t l = 0; l < w; l++) inv[l] = (T)(1.0 / s[l]);
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        V vinv = SFX(ld)(inv + c, k, (T)0);
+        for (ptrdiff_t j = 0; j < n; j++) {
+            T *p = y + j * ys + c;
+            SFX(st)(p, k, VOP(mul)(SFX(ld)(p, k, (T)0), vinv));
+        }
+    }
+}
+
+static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
+                                         ptrdiff_t w, const T *m) {
+    double L[FSS_COL_BLOCK + W];
+    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0);
+    for (ptrdiff_t l = 0; l < w; l++) L[l] = log(L[l]);
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        V vm = SFX(ld)(m + c, k, (T)0);
+        for (ptrdiff_t j = 0; j < n; j++)
+            SFX(st)(y + j * ys + c, k, VOP(logsub)(SFX(ld)(x + j * xs + c, k, (T)0), vm, L + c));
+    }
+}
+
+static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w,
+                                       const T *m) {
+    double s[FSS_COL_BLOCK];
+    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0);
+    for (ptrdiff_t l = 0; l < w; l++) y[l] = (T)((double)m[l] + log(s[l]));
+}
+
+/* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
+ * special slice, finished before any vector pass writes (in place stays correct). */
+static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w) {
+    T m[FSS_COL_BLOCK];
+    SFX(cols_max)(x, xs, n, w, m);
+    for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
+        if (!isfinite(m[l0])) {
+            SPECIAL(softmax)(x + l0, xs, y + l0, ys, n);
+            l1 = l0 + 1;
+            continue;
+        }
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        SFX(softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0);
+    }
+}
+
+static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
+                                  ptrdiff_t w) {
+    T m[FSS_COL_BLOCK];
+    SFX(cols_max)(x, xs, n, w, m);
+    for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
+        if (!isfinite(m[l0])) {
+            SPECIAL(log_softmax)(x + l0, xs, y + l0, ys, n);
+            l1 = l0 + 1;
+            continue;
+        }
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0);
+    }
+}
+
+static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w) {
+    T m[FSS_COL_BLOCK];
+    SFX(cols_max)(x, xs, n, w, m);
+    for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
+        if (!isfinite(m[l0])) {
+            y[l0] = SPECIAL(logsumexp)(x + l0, xs, n);
+            l1 = l0 + 1;
+            continue;
+        }
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0);
+    }
+}
+
+#undef T
+#undef SFX
+#undef V
+#undef W
+#undef VOP
+#undef A
+#undef AOP
+#undef SPECIAL
+#undef EXP_THR
+#undef EXP_LOG2E
+#undef EXP_LN2_HI
+#undef EXP_LN2_LO
+#undef VSET
