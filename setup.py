@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 
+import numpy
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -118,7 +120,8 @@ ext = Extension(
         os.path.join(CORE, "driver.c"),
         os.path.join(CORE, "isa_scalar.c"),
     ],
-    include_dirs=["include", CORE],
+    include_dirs=["include", CORE, numpy.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     depends=[os.path.join(CORE, f) for f in os.listdir(CORE)] + [os.path.join("include", "fastsoftmax.h")],
 )
 

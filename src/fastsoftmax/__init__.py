@@ -43,7 +43,8 @@ def softmax(x, axis=-1, *, out=None):
         Float32 results are within 4 * 2**-23 relative error of a float64 reference (absolute 2**-126
         below 2**-126); float64 within 4 * 2**-52 (absolute 2**-1022 below 2**-1022).
     """
-    return _apply(SOFTMAX, x, axis, out)
+    r = _core.fast(SOFTMAX, x, axis, out)
+    return _apply(SOFTMAX, x, axis, out) if r is None else r
 
 
 def log_softmax(x, axis=-1, *, out=None):
@@ -54,7 +55,8 @@ def log_softmax(x, axis=-1, *, out=None):
     (2**-52 in float64); -inf only where the exact value lies below the float range.  A slice with a
     NaN, or of -inf only, is NaN; with k entries of +inf those give -log(k) and the others -inf.
     """
-    return _apply(LOG_SOFTMAX, x, axis, out)
+    r = _core.fast(LOG_SOFTMAX, x, axis, out)
+    return _apply(LOG_SOFTMAX, x, axis, out) if r is None else r
 
 
 def logsumexp(x, axis=-1, *, keepdims=False, out=None):
@@ -64,7 +66,8 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None):
     axis gives -inf; a slice with a NaN gives NaN; all -inf gives -inf; any +inf gives +inf.  A 0-d
     result without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
     """
-    return _apply(LOGSUMEXP, x, axis, out, keepdims)
+    r = _core.fast(LOGSUMEXP, x, axis, out, keepdims)
+    return _apply(LOGSUMEXP, x, axis, out, keepdims) if r is None else r
 
 
 def get_num_threads():

@@ -123,7 +123,7 @@ def build_parser():
     bench_epilog = (
         "cases (default: all but the large one):\n" + _case_list_text() + "\n"
         "  An ad-hoc shape can be given too: 2048x512 (last axis), 1000x256@0\n"
-        "  (axis 0), 64x64x64@1,2 (a tuple of axes), 100x100@none (all axes).\n\n"
+        "  (axis 0), 64x64x64@0+2 (a tuple of axes), 100x100@none (all axes).\n\n"
         "method:\n"
         "  For each case, function and thread count, every contender is built once,\n"
         "  warmed up and its result checked against the NumPy formula (a wrong\n"
@@ -147,8 +147,9 @@ def build_parser():
     b.add_argument("--cases", metavar="NAME,...", type=_csv("case"),
                    help="cases to run, by name or shape (default: all but the large one)")
     b.add_argument("--all", action="store_true",
-                   help="also run the large out-of-cache case 4096x32768 "
-                        "(512 MiB input, ~1.5 GiB RAM, takes a while)")
+                   help="also run the large out-of-cache case 4096x32768 (512 MiB "
+                        "input; fastsoftmax needs ~1.5 GiB, the bench with all peers "
+                        "peaks near 5 GiB; several minutes)")
     b.add_argument("--dtypes", metavar="DT,...", type=_csv("dtype", conv=_dtype),
                    help="run every case in each of these dtypes, e.g. float32,float64 "
                         "(default: each case's own dtype, float32 but for 4096x1000-f64)")
@@ -201,6 +202,9 @@ def _header(B, peers, missing):
     lines = [f"fastsoftmax {vs['fastsoftmax']} (isa {isa}) vs {have or 'no peer'}"]
     if missing:
         lines.append("left out: " + "; ".join(missing.values()))
+    warn = B.load_warning()
+    if warn:
+        lines.append(warn)
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ import math
 import operator
 
 import numpy as np
+from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from . import _core
@@ -55,6 +56,10 @@ def _axes(axis, ndim):
     """The sorted tuple of reduced axes (AxisError if out of range, ValueError if repeated)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int:
+        if not -ndim <= axis < ndim:
+            raise AxisError(axis, ndim)
+        return (axis % ndim,)
     if not isinstance(axis, tuple):
         axis = operator.index(axis)
     return tuple(sorted(normalize_axis_tuple(axis, ndim)))
@@ -85,8 +90,10 @@ def _shape3(shape, perm, axes):
 
 def _view3(a, perm, shape3):
     """a.transpose(perm) as a 3-D view of shape3, or None if that needs a copy."""
+    if perm != tuple(range(a.ndim)):
+        a = a.transpose(perm)
     try:
-        return a.transpose(perm).reshape(shape3, copy=False)
+        return a.reshape(shape3, copy=False)
     except ValueError:
         return None
 
@@ -136,11 +143,8 @@ def _apply(op, x, axis, out, keepdims=False):
     if out is not None and rdtype == a.dtype:
         target = out.reshape(full_shape) if op == LOGSUMEXP and not keepdims else out
         y3 = _view3(target, perm, y_shape3)
-        if y3 is not None and np.may_share_memory(a, out):
-            same = (y3.__array_interface__["data"][0] == x3.__array_interface__["data"][0]
-                    and y3.strides == x3.strides and y3.shape == x3.shape)
-            if not same:
-                y3 = None  # other overlap: compute into a fresh array, then copy
+        if y3 is not None and np.may_share_memory(a, out) and not _core.same_view(x3, y3):
+            y3 = None  # overlap other than in place: compute into a fresh array, then copy
     if y3 is None:
         y3 = np.empty(y_shape3, dtype=a.dtype)
 
@@ -151,11 +155,13 @@ def _apply(op, x, axis, out, keepdims=False):
 
     # The computed values as an array of the keepdims shape, in the caller's axis order.
     tshape = tuple(full_shape[p] for p in perm)
-    result = y3.reshape(tshape).transpose(np.argsort(perm))
+    result = y3.reshape(tshape)
+    if perm != tuple(range(len(perm))):
+        result = result.transpose([perm.index(i) for i in range(len(perm))])
     if op == LOGSUMEXP and not keepdims:
         result = result.reshape(rshape)
     if out is not None:
-        if not np.shares_memory(result, out) or result.__array_interface__ != out.__array_interface__:
+        if not _core.same_view(result, out):
             np.copyto(out, result, casting="unsafe")
         return out
     if result.dtype != rdtype:

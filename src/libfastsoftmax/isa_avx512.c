@@ -3,8 +3,17 @@
  * -mavx512f -mavx512dq -mavx512bw -mavx512vl (and AVX2/FMA); reached only when CPUID says the CPU has
  * all four and XGETBV says the OS saves the opmask and ZMM state.  Tails use mask registers; 2^n uses
  * vscalefps; rounding uses vrndscaleps.
+ *
+ * FSS_EMULATE_AVX512 (tests only, never in the package build): take the intrinsics from SIMDe's portable
+ * implementation, so that this file's logic is tested on CPUs without AVX-512 (tests/c/).
  */
+#if defined(FSS_EMULATE_AVX512)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#include "avx512_emulation.h"
+#else
 #include <immintrin.h>
+#endif
 #include <stdint.h>
 
 #include "fss_internal.h"

@@ -52,7 +52,7 @@
 #define AOP(op) ad_##op
 #define SPECIAL(op) fss_special_##op##_f64
 /* exp(-708.396...) = 2^-1022 */
-#define EXP_THR (-0x1.62e42fefa39efp+9)
+#define EXP_THR (-0x1.6232bdd7abcd2p+9)
 #define EXP_LOG2E 0x1.71547652b82fep+0
 /* fdlibm's split: LN2_HI has 32 trailing zero bits, so n * LN2_HI is exact for |n| < 2^21. */
 #define EXP_LN2_HI 0x1.62e42feep-1
