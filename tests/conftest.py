@@ -2,9 +2,11 @@
 fastsoftmax test suite.
 
 Contents:
-* ``isa`` fixture: runs a test once per instruction set ("scalar", "avx2",
-  "avx512", "neon"), skipping the ones the CPU/build lacks, forcing the ISA
-  through ``fastsoftmax._core._set_isa`` and restoring the previous one.
+* ``isa`` fixture: runs a test once per instruction set of this architecture
+  ("scalar", "avx2", "avx512" on x86-64; "scalar", "neon" on AArch64),
+  skipping the ones the CPU/build lacks, forcing the ISA through
+  ``fastsoftmax._core._set_isa`` and restoring the previous one.  Kernels the
+  CPU lacks are still checked, in C, under emulation (tests/test_c_kernels.py).
 * ``restore_threads`` fixture: restores the thread count after a test.
 * ``reference``: softmax / log_softmax / logsumexp computed in float64 (for
   float16/float32 inputs) or np.longdouble (for float64 inputs), following the
@@ -21,7 +23,7 @@ import pytest
 import fastsoftmax as fs
 from fastsoftmax import _core
 
-ALL_ISAS = ["scalar", "avx2", "avx512", "neon"]
+ALL_ISAS = list(_core.isa_names())  # every ISA of this architecture, compiled in or not
 FUNC_NAMES = ["softmax", "log_softmax", "logsumexp"]
 
 # (relative bound, threshold below which the bound is absolute, absolute bound)
@@ -41,7 +43,8 @@ def isa(request):
     name = request.param
     avail = tuple(fs.available_isas())
     if name not in avail:
-        pytest.skip(f"CPU/build lacks {name} (available: {', '.join(avail)})")
+        pytest.skip(f"CPU/build lacks {name} (available: {', '.join(avail)}); "
+                    "tests/test_c_kernels.py runs its kernels under emulation")
     prev = _core._set_isa(name)
     try:
         yield name
@@ -159,6 +162,10 @@ def _ulps(err, ref, dtype):
         return err.astype(np.float64) / sp
 
 
+def _idx(flat_index, shape):
+    return tuple(int(v) for v in np.unravel_index(flat_index, shape))
+
+
 def assert_matches(func, got, ref, dtype, context="", x=None):
     """Assert ``got`` (result of fs.<func>) matches the wide reference ``ref``.
 
@@ -200,14 +207,14 @@ def assert_matches(func, got, ref, dtype, context="", x=None):
         return
     lines = [f"{ctx}: {int(bad.sum())} of {got.size} elements out of bounds"]
     if bad_nan.any():
-        i = np.unravel_index(np.argmax(bad_nan), got.shape)
+        i = _idx(np.argmax(bad_nan), got.shape)
         lines.append(f"  NaN mismatch at {i}: got {got[i]!r}, expected {ref_c[i]!r}")
     if bad_inf.any():
-        i = np.unravel_index(np.argmax(bad_inf), got.shape)
+        i = _idx(np.argmax(bad_inf), got.shape)
         lines.append(f"  infinity mismatch at {i}: got {got[i]!r}, expected {ref_c[i]!r}")
     if bad_val.any():
         ratio = np.where(fin, err / np.where(bound > 0, bound, 1), 0)
-        i = np.unravel_index(np.argmax(ratio), got.shape)
+        i = _idx(np.argmax(ratio), got.shape)
         ulps = _ulps(err, ref, dtype)
         lines.append(
             f"  worst at {i}: got {got[i]!r}, reference {float(ref[i])!r}, "

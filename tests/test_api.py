@@ -460,6 +460,26 @@ def test_out_strided(func, dtype, axis):
 
 
 @pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("axis", [-1, 0, None], ids=repr)
+def test_out_unaligned(func, dtype, axis):
+    x = data((5, 13), dtype, seed=30)
+    want = np.asarray(func_by_name(func)(x, axis))
+    template = np.zeros(result_shape(func, x.shape, axis), dtype)
+    out = _unaligned(template)
+    assert func_by_name(func)(x, axis, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    # unaligned input and unaligned output together, and in place
+    xu = _unaligned(x)
+    out = _unaligned(template)
+    assert func_by_name(func)(xu, axis, out=out) is out
+    assert_matches(func, out, reference(func, x, axis), dtype, context="unaligned in/out")
+    if func != "logsumexp":
+        assert func_by_name(func)(xu, axis, out=xu) is xu
+        assert_matches(func, xu, reference(func, x, axis), dtype, context="unaligned in place")
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
 def test_out_int_input(func):
     x = np.arange(12, dtype=np.int16).reshape(3, 4)
     out = np.empty(result_shape(func, (3, 4), -1))
@@ -559,6 +579,24 @@ def test_logsumexp_out_overlapping(dtype):
     x = orig.copy()
     assert fs.logsumexp(x, (), out=x) is x
     np.testing.assert_array_equal(x, orig)
+
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+def test_out_shares_memory_with_converted_input(func):
+    f = func_by_name(func)
+    # int64 input that is a view of out's own float64 buffer
+    buf = np.zeros(40)
+    xi = buf.view(np.int64)
+    xi[:] = np.arange(40) % 7
+    orig = xi.copy()
+    assert f(xi, out=buf) is buf
+    assert_matches(func, buf, reference(func, orig.astype(np.float64)), np.float64)
+    # big-endian input whose memory is out's memory read as native
+    xb = data((6, 9), np.float64, seed=40).astype(">f8")
+    orig = xb.astype("<f8")
+    out = xb.view(np.float64)
+    assert f(xb, -1, out=out) is out
+    assert_matches(func, out, reference(func, orig), np.float64)
 
 
 def test_out_must_be_keyword():

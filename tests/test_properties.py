@@ -145,3 +145,55 @@ def test_float16_within_bounds(xa):
         got = np.asarray(func_by_name(func)(x, axis))
         assert got.dtype == np.float16
         assert_matches(func, got, reference(func, x, axis), np.float16)
+
+
+@st.composite
+def strided_array_and_axis(draw):
+    """A view with random per-axis steps (positive or negative), a random axis
+    permutation and random offsets, plus a random axis spec."""
+    dtype = draw(st.sampled_from([np.float16, np.float32, np.float64]))
+    nd = draw(st.integers(1, 5))
+    shape = draw(st.lists(st.integers(1, 6), min_size=nd, max_size=nd))
+    steps = draw(st.lists(st.sampled_from([1, 2, 3, -1, -2]), min_size=nd, max_size=nd))
+    perm = draw(st.permutations(list(range(nd))))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    base_shape = [s * abs(st_) + 1 for s, st_ in zip(shape, steps)]
+    base = (rng.standard_normal(base_shape) * 20).astype(dtype)
+    idx = []
+    for s, step in zip(shape, steps):
+        if step > 0:
+            idx.append(slice(1, 1 + s * step, step))
+        else:
+            idx.append(slice(s * -step - 1, None, step))
+    view = base[tuple(idx)].transpose(perm)
+    assert view.shape == tuple(shape[p] for p in perm)
+    axis = draw(st.one_of(
+        st.integers(-nd, nd - 1),
+        st.none(),
+        st.lists(st.integers(-nd, nd - 1), min_size=0, max_size=nd,
+                 unique_by=lambda a: a % nd).map(tuple),
+    ))
+    out_f = draw(st.booleans())
+    return view, axis, out_f
+
+
+@SETTINGS
+@given(strided_array_and_axis())
+def test_random_layouts_and_axes(case):
+    x, axis, use_fortran_out = case
+    xc = np.ascontiguousarray(x)
+    for func in ("softmax", "log_softmax", "logsumexp"):
+        f = func_by_name(func)
+        got = np.asarray(f(x, axis))
+        assert_matches(func, got, reference(func, xc, axis), x.dtype,
+                       context=f"shape={x.shape} strides={x.strides} axis={axis}")
+        want = np.asarray(f(xc, axis))
+        rel = BOUNDS[np.dtype(x.dtype)][0]
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64),
+                                   rtol=2 * rel, atol=2 * rel)
+        out = np.empty(got.shape, x.dtype, order="F" if use_fortran_out else "C")
+        if out.ndim:
+            out = np.flip(out, axis=0)
+        assert f(x, axis, out=out) is out
+        np.testing.assert_array_equal(out, got)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from conftest import (FUNC_NAMES, assert_matches, call_on_isa, check,
+from conftest import (FUNC_NAMES, assert_matches, call_on_isa,
                       func_by_name, reference)
 
 LENGTHS = [1, 2, 7, 8, 9, 16, 17, 33, 100, 1000]

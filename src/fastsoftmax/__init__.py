@@ -15,6 +15,7 @@ from . import _core
 from ._api import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, _apply
 
 __version__ = "0.1.0"
+_MAX_THREADS = 4096
 __all__ = [
     "softmax", "log_softmax", "logsumexp", "get_num_threads", "set_num_threads", "get_isa",
     "available_isas", "show_config", "__version__",
@@ -78,8 +79,8 @@ def get_num_threads():
 def set_num_threads(n):
     """Set the thread count for later calls (n >= 1).  Results do not depend on it."""
     n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    if not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be in [1, {_MAX_THREADS}], got {n}")
     _core.set_num_threads(n)
 
 
@@ -98,7 +99,7 @@ def show_config():
     omp = _core.openmp_version()
     compiled = [n for n in _core.isa_names() if _core.isa_compiled(n)]
     lines = [
-        f"fastsoftmax {__version__} (C core {_core.core_version()})",
+        f"fastsoftmax version {__version__} (C core {_core.core_version()})",
         f"  compiler:        {_core.compiler()}",
         f"  compiled ISAs:   {', '.join(compiled)}",
         f"  available ISAs:  {', '.join(available_isas())}",
@@ -126,8 +127,8 @@ def _configure_from_env():
             n = int(threads)
         except ValueError:
             n = 0
-        if n < 1:
-            raise ValueError(f"FASTSOFTMAX_NUM_THREADS={threads!r} is not an integer >= 1")
+        if not 1 <= n <= _MAX_THREADS:
+            raise ValueError(f"FASTSOFTMAX_NUM_THREADS={threads!r} is not an integer in [1, {_MAX_THREADS}]")
         _core.set_num_threads(n)
     return value
 

@@ -162,10 +162,12 @@ def _apply(op, x, axis, out, keepdims=False):
         result = result.reshape(rshape)
     if out is not None:
         if not _core.same_view(result, out):
-            np.copyto(out, result, casting="unsafe")
+            with np.errstate(over="ignore"):  # float16: an overflow to inf is the right answer
+                np.copyto(out, result, casting="unsafe")
         return out
     if result.dtype != rdtype:
-        result = result.astype(rdtype)
+        with np.errstate(over="ignore"):
+            result = result.astype(rdtype)
     if op == LOGSUMEXP and result.ndim == 0:
         return result[()]
     return result
