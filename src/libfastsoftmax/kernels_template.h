@@ -172,7 +172,71 @@ static void SFX(scale)(T *y, ptrdiff_t n, T c) {
     }
 }
 
+/* Short rows (n <= SHORT_V vectors): one load, all passes in registers, one store; the per-row cost
+ * of separate passes (constant set-up, reductions, calls) would dominate rows of 10 or 100 classes. */
+#define SHORT_V 4
+
+static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
+    V vm = VSET(-INFINITY);
+    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+        v[j] = SFX(ld)(x + i, n - i < W ? n - i : W, (T)-INFINITY);
+        vm = VOP(max)(vm, v[j]);
+    }
+    *m = VOP(hmax)(vm);
+}
+
+/* exp(v - m) in place, and its sum; padding lanes (-inf) give 0 */
+static inline double SFX(short_expsum)(V *v, ptrdiff_t n, T m) {
+    V vm = VOP(set1)(m);
+    A a = AOP(zero)();
+    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+        v[j] = SFX(expm)(v[j], vm);
+        a = AOP(add)(a, v[j]);
+    }
+    return AOP(total)(a);
+}
+
+static void SFX(softmax_short)(const T *x, T *y, ptrdiff_t n) {
+    V v[SHORT_V];
+    T m;
+    SFX(short_load)(x, n, v, &m);
+    if (!isfinite(m)) {
+        SPECIAL(softmax)(x, 1, y, 1, n);
+        return;
+    }
+    V inv = VOP(set1)((T)(1.0 / SFX(short_expsum)(v, n, m)));
+    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) SFX(st)(y + i, n - i < W ? n - i : W, VOP(mul)(v[j], inv));
+}
+
+static void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n) {
+    V v[SHORT_V], e[SHORT_V];
+    T m;
+    SFX(short_load)(x, n, v, &m);
+    if (!isfinite(m)) {
+        SPECIAL(log_softmax)(x, 1, y, 1, n);
+        return;
+    }
+    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
+    double L[W], logs = log(SFX(short_expsum)(e, n, m));
+    for (int l = 0; l < W; l++) L[l] = logs;
+    V vm = VOP(set1)(m);
+    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
+        SFX(st)(y + i, n - i < W ? n - i : W, VOP(logsub)(v[j], vm, L));
+}
+
+static T SFX(logsumexp_short)(const T *x, ptrdiff_t n) {
+    V v[SHORT_V];
+    T m;
+    SFX(short_load)(x, n, v, &m);
+    if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
+    return (T)((double)m + log(SFX(short_expsum)(v, n, m)));
+}
+
 static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
+    if (n <= SHORT_V * W) {
+        SFX(softmax_short)(x, y, n);
+        return;
+    }
     T m = SFX(rmax)(x, n);
     if (!isfinite(m)) {
         SPECIAL(softmax)(x, 1, y, 1, n);
@@ -183,6 +247,10 @@ static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
 }
 
 static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
+    if (n <= SHORT_V * W) {
+        SFX(log_softmax_short)(x, y, n);
+        return;
+    }
     T m = SFX(rmax)(x, n);
     if (!isfinite(m)) {
         SPECIAL(log_softmax)(x, 1, y, 1, n);
@@ -199,6 +267,7 @@ static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
 }
 
 static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
+    if (n <= SHORT_V * W) return SFX(logsumexp_short)(x, n);
     T m = SFX(rmax)(x, n);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
     return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
@@ -333,3 +402,4 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
 #undef EXP_LN2_HI
 #undef EXP_LN2_LO
 #undef VSET
+#undef SHORT_V
