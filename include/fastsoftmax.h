@@ -26,11 +26,20 @@
  * undefined.  Results do not depend on the thread count (bit-identical).
  *
  * nthreads: 0 uses the library default (fastsoftmax_get_num_threads()); small problems run serially.
+ *
+ * Rejected with FASTSOFTMAX_EINVAL (nothing written): a null pointer where there is data to touch, a
+ * negative size or thread count, a zero or self-overlapping output stride pattern (two output
+ * elements at one address), and x and y whose address ranges intersect without being the same view.
+ *
+ * Thread safety: every function may be called from several threads at once.  fastsoftmax_set_max_isa,
+ * fastsoftmax_set_isa and fastsoftmax_set_num_threads change process-wide settings atomically; calls
+ * already running keep the kernels they started with.
  */
 #ifndef FASTSOFTMAX_H
 #define FASTSOFTMAX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FASTSOFTMAX_VERSION_MAJOR 0
 #define FASTSOFTMAX_VERSION_MINOR 1
@@ -45,6 +54,7 @@ enum {
     FASTSOFTMAX_OK = 0,
     FASTSOFTMAX_EINVAL = 1, /* a null pointer with data to touch, a negative size or thread count, an unknown ISA */
     FASTSOFTMAX_ENOMEM = 2, /* a per-thread scratch row could not be allocated */
+    FASTSOFTMAX_EINDEX = 3, /* a cross-entropy target outside [0, n) that is not the ignore index */
 };
 
 int fastsoftmax_softmax_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
@@ -59,6 +69,40 @@ int fastsoftmax_log_softmax_f64(const double *x, double *y, ptrdiff_t outer, ptr
                                 const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
 int fastsoftmax_logsumexp_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                               const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads);
+
+/* Contiguous rows: x and y are C-contiguous (rows, n) arrays (logsumexp: y has rows elements). */
+int fastsoftmax_softmax_rows_f32(const float *x, float *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+int fastsoftmax_log_softmax_rows_f32(const float *x, float *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+int fastsoftmax_logsumexp_rows_f32(const float *x, float *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+int fastsoftmax_softmax_rows_f64(const double *x, double *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+int fastsoftmax_log_softmax_rows_f64(const double *x, double *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+int fastsoftmax_logsumexp_rows_f64(const double *x, double *y, ptrdiff_t rows, ptrdiff_t n, int nthreads);
+
+/*
+ * Cross-entropy with integer class targets, per sample: loss[o, i] = -log_softmax(x[o, :, i])[t]
+ * = logsumexp(x[o, :, i]) - x[o, t, i], with t = target[o * tstride[0] + i * tstride[1]], written to
+ * loss[o * lstride[0] + i * lstride[1]].
+ * A target equal to ignore_index gives loss 0; FASTSOFTMAX_NO_IGNORE ignores nothing.  Any other
+ * target outside [0, n) returns FASTSOFTMAX_EINDEX, stores the flat index o * inner + i of the first
+ * such sample in *bad_sample (if not NULL), and writes no loss.
+ * Special values, as log_softmax: a NaN in the slice gives NaN; all -inf gives NaN; with k entries
+ * +inf, log(k) if t is one of them, else +inf.  Accuracy: the log_softmax contract.
+ * n == 0 with any sample not ignored is FASTSOFTMAX_EINDEX.
+ */
+#define FASTSOFTMAX_NO_IGNORE INT64_MIN
+int fastsoftmax_cross_entropy_f32(const float *x, const int64_t *target, float *loss, ptrdiff_t outer,
+                                  ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t xstride[3],
+                                  const ptrdiff_t tstride[2], const ptrdiff_t lstride[2], int64_t ignore_index,
+                                  ptrdiff_t *bad_sample, int nthreads);
+int fastsoftmax_cross_entropy_f64(const double *x, const int64_t *target, double *loss, ptrdiff_t outer,
+                                  ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t xstride[3],
+                                  const ptrdiff_t tstride[2], const ptrdiff_t lstride[2], int64_t ignore_index,
+                                  ptrdiff_t *bad_sample, int nthreads);
+/* Contiguous (rows, n) logits, rows targets, rows losses. */
+int fastsoftmax_cross_entropy_rows_f32(const float *x, const int64_t *target, float *loss, ptrdiff_t rows,
+                                       ptrdiff_t n, int64_t ignore_index, ptrdiff_t *bad_sample, int nthreads);
+int fastsoftmax_cross_entropy_rows_f64(const double *x, const int64_t *target, double *loss, ptrdiff_t rows,
+                                       ptrdiff_t n, int64_t ignore_index, ptrdiff_t *bad_sample, int nthreads);
 
 /* ISA: "scalar", "avx2", "avx512" (x86-64) or "neon" (AArch64). */
 const char *fastsoftmax_isa(void);                   /* the ISA the next call will use */

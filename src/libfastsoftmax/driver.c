@@ -13,16 +13,70 @@ enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP };
  * rule of thumb); it also keeps every small call serial. */
 #define FSS_MIN_ELEMS_PER_THREAD 16384
 
+/* The byte range [lo, hi) touched by a strided 3-D view (dims all >= 1). */
+static void fss_span(const void *p, const ptrdiff_t d[3], const ptrdiff_t s[3], size_t item, const char **lo,
+                     const char **hi) {
+    const char *a = (const char *)p, *b = (const char *)p;
+    for (int k = 0; k < 3; k++) {
+        ptrdiff_t ext = (d[k] - 1) * s[k] * (ptrdiff_t)item;
+        if (ext < 0) a += ext;
+        else b += ext;
+    }
+    *lo = a;
+    *hi = b + item;
+}
+
+/* No two elements of the view share an address: ordered by |stride|, each stride must step over the
+ * whole extent of the smaller ones (a sufficient test, exact for every layout NumPy produces). */
+static int fss_no_self_overlap(const ptrdiff_t d[3], const ptrdiff_t s[3]) {
+    ptrdiff_t a[3];
+    int k = 0;
+    for (int j = 0; j < 3; j++)
+        if (d[j] > 1) a[k++] = j;
+    for (int i = 1; i < k; i++) /* insertion sort of at most 3 by |stride| */
+        for (int j = i; j > 0 && llabs((long long)s[a[j]]) < llabs((long long)s[a[j - 1]]); j--) {
+            ptrdiff_t t = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = t;
+        }
+    ptrdiff_t extent = 0; /* the largest offset reachable with the smaller strides */
+    for (int i = 0; i < k; i++) {
+        ptrdiff_t st = (ptrdiff_t)llabs((long long)s[a[i]]);
+        if (st <= extent) return 0;
+        extent += st * (d[a[i]] - 1);
+    }
+    return 1;
+}
+
+/* The output view has distinct elements, and x and y either do not intersect or are the same view. */
+static int fss_views_ok(const void *x, const ptrdiff_t xd[3], const ptrdiff_t xs[3], size_t xitem, const void *y,
+                        const ptrdiff_t yd[3], const ptrdiff_t ys[3], size_t yitem) {
+    if (!fss_no_self_overlap(yd, ys)) return 0;
+    if (!x || xd[0] * xd[1] * xd[2] == 0) return 1;
+    const char *xlo, *xhi, *ylo, *yhi;
+    fss_span(x, xd, xs, xitem, &xlo, &xhi);
+    fss_span(y, yd, ys, yitem, &ylo, &yhi);
+    if (yhi <= xlo || xhi <= ylo) return 1;
+    if (x != y || xitem != yitem) return 0;
+    for (int k = 0; k < 3; k++)
+        if (xd[k] != yd[k] || (xd[k] > 1 && xs[k] != ys[k])) return 0;
+    return 1;
+}
+
 #define T float
 #define SFX(name) name##_f32
+#define FSS_DRIVER_F32 1
 #include "driver_template.h"
 #undef T
 #undef SFX
+#undef FSS_DRIVER_F32
 #define T double
 #define SFX(name) name##_f64
+#define FSS_DRIVER_F32 0
 #include "driver_template.h"
 #undef T
 #undef SFX
+#undef FSS_DRIVER_F32
 
 #define FSS_ENTRY(OPNAME, OP, T, SFX)                                                                 \
     int fastsoftmax_##OPNAME##_##SFX(const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, \
@@ -36,6 +90,36 @@ FSS_ENTRY(logsumexp, OP_LOGSUMEXP, float, f32)
 FSS_ENTRY(softmax, OP_SOFTMAX, double, f64)
 FSS_ENTRY(log_softmax, OP_LOG_SOFTMAX, double, f64)
 FSS_ENTRY(logsumexp, OP_LOGSUMEXP, double, f64)
+
+#define FSS_ROWS(OPNAME, T, SFX, NY)                                                                  \
+    int fastsoftmax_##OPNAME##_rows_##SFX(const T *x, T *y, ptrdiff_t rows, ptrdiff_t n, int nthreads) { \
+        const ptrdiff_t xs[3] = {n, 1, 1}, ys[3] = {NY, 1, 1};                                          \
+        return fastsoftmax_##OPNAME##_##SFX(x, y, rows, n, 1, xs, ys, nthreads);                        \
+    }
+FSS_ROWS(softmax, float, f32, n)
+FSS_ROWS(log_softmax, float, f32, n)
+FSS_ROWS(logsumexp, float, f32, 1)
+FSS_ROWS(softmax, double, f64, n)
+FSS_ROWS(log_softmax, double, f64, n)
+FSS_ROWS(logsumexp, double, f64, 1)
+
+#define FSS_CE(T, SFX)                                                                                  \
+    int fastsoftmax_cross_entropy_##SFX(const T *x, const int64_t *target, T *loss, ptrdiff_t outer,    \
+                                        ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t xstride[3],       \
+                                        const ptrdiff_t tstride[2], const ptrdiff_t lstride[2],         \
+                                        int64_t ignore_index, ptrdiff_t *bad_sample, int nthreads) {    \
+        return cross_entropy_##SFX(x, target, loss, outer, n, inner, xstride, tstride, lstride,          \
+                                   ignore_index, bad_sample, nthreads);                                 \
+    }                                                                                                   \
+    int fastsoftmax_cross_entropy_rows_##SFX(const T *x, const int64_t *target, T *loss, ptrdiff_t rows, \
+                                             ptrdiff_t n, int64_t ignore_index, ptrdiff_t *bad_sample,   \
+                                             int nthreads) {                                            \
+        const ptrdiff_t xs[3] = {n, 1, 1}, ts[2] = {1, 1}, ls[2] = {1, 1};                              \
+        return cross_entropy_##SFX(x, target, loss, rows, n, 1, xs, ts, ls, ignore_index, bad_sample,   \
+                                   nthreads);                                                           \
+    }
+FSS_CE(float, f32)
+FSS_CE(double, f64)
 
 int fastsoftmax_exp_f32(const float *x, float *y, ptrdiff_t n) {
     if (n < 0 || (n > 0 && (!x || !y))) return FASTSOFTMAX_EINVAL;

@@ -20,6 +20,11 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     if (!y || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
     ptrdiff_t xs0 = xstride[0], xs1 = xstride[1], xs2 = xstride[2];
     ptrdiff_t ys0 = ystride[0], ys1 = op == OP_LOGSUMEXP ? 0 : ystride[1], ys2 = ystride[2];
+    {
+        const ptrdiff_t xd[3] = {outer, n, inner}, yd[3] = {outer, op == OP_LOGSUMEXP ? 1 : n, inner};
+        const ptrdiff_t xst[3] = {xs0, xs1, xs2}, yst[3] = {ys0, ys1, ys2};
+        if (!fss_views_ok(x, xd, xst, sizeof(T), y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    }
     if (n == 0) { /* logsumexp of nothing */
         for (ptrdiff_t o = 0; o < outer; o++)
             for (ptrdiff_t i = 0; i < inner; i++) y[o * ys0 + i * ys2] = (T)-INFINITY;
@@ -97,6 +102,98 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
                 if (op == OP_SOFTMAX) K->SFX(softmax)(buf, buf, n);
                 else K->SFX(log_softmax)(buf, buf, n);
                 for (ptrdiff_t j = 0; j < n; j++) yr[j * ys1] = buf[j];
+            }
+        }
+        free(buf);
+    }
+    return status;
+}
+
+/* Cross-entropy per sample: -log_softmax(x[o, :, i])[t], with x_t - m taken exactly. */
+static T SFX(ce_one)(const fss_kernels *K, const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t t) {
+    T xt = x[t * xs];
+    T m = K->SFX(rmax)(x, n); /* x is contiguous here (xs == 1) or a gathered copy */
+    if (!isfinite(m)) {
+        int has_nan;
+        ptrdiff_t k;
+        SFX(fss_special_count)(x, 1, n, &has_nan, &k);
+        if (has_nan || k == 0) return (T)NAN;
+        return xt == (T)INFINITY ? (T)log((double)k) : (T)INFINITY;
+    }
+    double L = log(K->SFX(sumexp)(x, n, m));
+#if FSS_DRIVER_F32
+    return (T)(L - ((double)xt - (double)m)); /* exact difference in double */
+#else
+    T d = xt - m, bv = d - xt;
+    T e = (xt - (d - bv)) + (-m - bv); /* d + e == xt - m exactly (TwoSum) */
+    if (e != e) e = 0;                 /* d infinite: d alone is the answer */
+    return (T)((L - d) - e);
+#endif
+}
+
+static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdiff_t outer, ptrdiff_t n,
+                              ptrdiff_t inner, const ptrdiff_t xstride[3], const ptrdiff_t tstride[2],
+                              const ptrdiff_t lstride[2], int64_t ignore_index, ptrdiff_t *bad_sample,
+                              int nthreads) {
+    if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !tstride || !lstride)
+        return FASTSOFTMAX_EINVAL;
+    if (outer == 0 || inner == 0) return FASTSOFTMAX_OK;
+    if (!target || !loss || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
+    {
+        const ptrdiff_t xd[3] = {outer, n, inner}, ld[3] = {outer, 1, inner};
+        const ptrdiff_t lst[3] = {lstride[0], 0, lstride[1]};
+        if (!fss_views_ok(x, xd, xstride, sizeof(T), loss, ld, lst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+        const ptrdiff_t tst[3] = {tstride[0], 0, tstride[1]};
+        if (!fss_views_ok(target, ld, tst, sizeof(int64_t), loss, ld, lst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    }
+    for (ptrdiff_t o = 0; o < outer; o++)
+        for (ptrdiff_t i = 0; i < inner; i++) {
+            int64_t t = target[o * tstride[0] + i * tstride[1]];
+            if (t != ignore_index && (t < 0 || t >= (int64_t)n)) {
+                if (bad_sample) *bad_sample = o * inner + i;
+                return FASTSOFTMAX_EINDEX;
+            }
+        }
+    const fss_kernels *K = fss_active_kernels();
+    const ptrdiff_t tasks = outer * inner;
+    const int contiguous = xstride[1] == 1;
+    int nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
+    ptrdiff_t by_work = (outer * n * inner) / FSS_MIN_ELEMS_PER_THREAD;
+    if (nt > by_work) nt = (int)by_work;
+    if (nt > tasks) nt = (int)tasks;
+    if (nt < 1) nt = 1;
+    int status = FASTSOFTMAX_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        T *buf = NULL;
+        if (!contiguous && n > 0) {
+            buf = (T *)malloc((size_t)n * sizeof(T));
+            if (!buf) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                status = FASTSOFTMAX_ENOMEM;
+            }
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (ptrdiff_t s = 0; s < tasks; s++) {
+            ptrdiff_t o = s / inner, i = s % inner;
+            int64_t t = target[o * tstride[0] + i * tstride[1]];
+            T *l = loss + o * lstride[0] + i * lstride[1];
+            if (t == ignore_index) {
+                *l = 0;
+                continue;
+            }
+            const T *xr = x + o * xstride[0] + i * xstride[2];
+            if (contiguous) {
+                *l = SFX(ce_one)(K, xr, 1, n, (ptrdiff_t)t);
+            } else if (buf) {
+                for (ptrdiff_t j = 0; j < n; j++) buf[j] = xr[j * xstride[1]];
+                *l = SFX(ce_one)(K, buf, 1, n, (ptrdiff_t)t);
             }
         }
         free(buf);

@@ -43,6 +43,11 @@ typedef struct fss_kernels {
     void (*log_softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
                                  ptrdiff_t w);
     void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w);
+    /* Building blocks of a row: its maximum, and sum(exp(x - m)) for a finite m (double). */
+    float (*rmax_f32)(const float *x, ptrdiff_t n);
+    double (*sumexp_f32)(const float *x, ptrdiff_t n, float m);
+    double (*rmax_f64)(const double *x, ptrdiff_t n);
+    double (*sumexp_f64)(const double *x, ptrdiff_t n, double m);
     /* The bare exp approximation, y = exp(x), for x in [-87.3, 0] (f32) or [-708.3, 0] (f64).
      * Exposed for the accuracy tests. */
     void (*exp_f32)(const float *x, float *y, ptrdiff_t n);

@@ -24,6 +24,10 @@ const fss_kernels FSS_TABLE = {
     .softmax_cols_f64 = softmax_cols_f64,
     .log_softmax_cols_f64 = log_softmax_cols_f64,
     .logsumexp_cols_f64 = logsumexp_cols_f64,
+    .rmax_f32 = rmax_f32,
+    .sumexp_f32 = sumexp_f32,
+    .rmax_f64 = rmax_f64,
+    .sumexp_f64 = sumexp_f64,
     .exp_f32 = exp_f32,
     .exp_f64 = exp_f64,
 };

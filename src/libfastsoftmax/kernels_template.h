@@ -164,6 +164,8 @@ static inline double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int s
     return AOP(total)(AOP(merge)(a0, a1));
 }
 
+static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
+
 static void SFX(scale)(T *y, ptrdiff_t n, T c) {
     V vc = VOP(set1)(c);
     for (ptrdiff_t i = 0; i < n; i += W) {
