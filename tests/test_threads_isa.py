@@ -102,6 +102,9 @@ def _thread_inputs(dtype):
     yield "4x3000x33 axis=(0,1)", b, (0, 1)
     c = (rng.uniform(-50, 50, 1_000_003)).astype(dtype)
     yield "1e6 row", c, -1
+    e = (rng.standard_normal((2, 300_001)) * 30).astype(dtype)  # long rows: fewer rows than threads
+    e[1, 200_000] = np.inf
+    yield "2x300001 (one +inf)", e, -1
     d = c[::-1][:900_000].reshape(300, 3000)
     yield "strided reversed 300x3000 axis=0", d, 0
 

@@ -13,6 +13,11 @@ enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP };
  * rule of thumb); it also keeps every small call serial. */
 #define FSS_MIN_ELEMS_PER_THREAD 16384
 
+/* Rows of at least FSS_SPLIT_MIN elements are always computed in chunks of FSS_CHUNK (L2-sized), so
+ * that one long row can be shared by threads with the same result as on one thread. */
+#define FSS_SPLIT_MIN (1 << 17)
+#define FSS_CHUNK (1 << 15)
+
 /* The byte range [lo, hi) touched by a strided 3-D view (dims all >= 1). */
 static void fss_span(const void *p, const ptrdiff_t d[3], const ptrdiff_t s[3], size_t item, const char **lo,
                      const char **hi) {

@@ -12,6 +12,72 @@
  * a result.
  */
 
+/* One row of n >= FSS_SPLIT_MIN elements, in fixed chunks of FSS_CHUNK: chunk maxima, then chunk sums
+ * with the row maximum, combined in chunk order (compensated), then the chunks' outputs.  The chunking
+ * never depends on the thread count, so neither does the result; up to nt threads share the chunks. */
+static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff_t n, int nt) {
+    const ptrdiff_t nc = (n + FSS_CHUNK - 1) / FSS_CHUNK;
+    T *mc = (T *)malloc((size_t)nc * sizeof(T));
+    double *sc = (double *)malloc((size_t)nc * sizeof(double));
+    if (!mc || !sc) {
+        free(mc);
+        free(sc);
+        return FASTSOFTMAX_ENOMEM;
+    }
+    if (nt > nc) nt = (int)nc;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+    for (ptrdiff_t c = 0; c < nc; c++)
+        mc[c] = K->SFX(rmax)(x + c * FSS_CHUNK, n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK);
+    T m = mc[0];
+    int finite = 1;
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        if (!isfinite(mc[c])) finite = 0;
+        else if (mc[c] > m || !isfinite(m)) m = mc[c];
+    }
+    if (!finite) {
+        if (op == OP_SOFTMAX) SFX(fss_special_softmax)(x, 1, y, 1, n);
+        else if (op == OP_LOG_SOFTMAX) SFX(fss_special_log_softmax)(x, 1, y, 1, n);
+        else *y = SFX(fss_special_logsumexp)(x, 1, n);
+        free(mc);
+        free(sc);
+        return FASTSOFTMAX_OK;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        ptrdiff_t len = n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK;
+        sc[c] = op == OP_SOFTMAX ? K->SFX(expsum)(x + c * FSS_CHUNK, y + c * FSS_CHUNK, len, m)
+                                 : K->SFX(sumexp)(x + c * FSS_CHUNK, len, m);
+    }
+    double sum = 0.0, comp = 0.0; /* TwoSum-compensated, in chunk order */
+    for (ptrdiff_t c = 0; c < nc; c++) {
+        double t = sum + sc[c], bv = t - sum;
+        comp += (sum - (t - bv)) + (sc[c] - bv);
+        sum = t;
+    }
+    sum += comp;
+    if (op == OP_LOGSUMEXP) {
+        *y = (T)((double)m + log(sum));
+    } else {
+        const T inv = (T)(1.0 / sum);
+        const double L = log(sum);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+        for (ptrdiff_t c = 0; c < nc; c++) {
+            ptrdiff_t len = n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK;
+            if (op == OP_SOFTMAX) K->SFX(scale)(y + c * FSS_CHUNK, len, inv);
+            else K->SFX(logsub)(x + c * FSS_CHUNK, y + c * FSS_CHUNK, len, m, L);
+        }
+    }
+    free(mc);
+    free(sc);
+    return FASTSOFTMAX_OK;
+}
+
 static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                     const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads) {
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
@@ -55,8 +121,15 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     int nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
     ptrdiff_t by_work = (outer * n * inner) / FSS_MIN_ELEMS_PER_THREAD;
     if (nt > by_work) nt = (int)by_work;
-    if (nt > tasks) nt = (int)tasks;
     if (nt < 1) nt = 1;
+    if (mode == ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
+        for (ptrdiff_t o = 0; o < outer; o++) {
+            int st = SFX(long_row)(op, K, x + o * xs0, y + o * ys0, n, nt);
+            if (st != FASTSOFTMAX_OK) return st;
+        }
+        return FASTSOFTMAX_OK;
+    }
+    if (nt > tasks) nt = (int)tasks;
 
     int status = FASTSOFTMAX_OK;
 #ifdef _OPENMP
@@ -77,7 +150,15 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
 #pragma omp for schedule(static)
 #endif
         for (ptrdiff_t t = 0; t < tasks; t++) {
-            if (mode == ROWS) {
+            if (mode == ROWS && n >= FSS_SPLIT_MIN) {
+                int st = SFX(long_row)(op, K, x + t * xs0, y + t * ys0, n, 1);
+                if (st != FASTSOFTMAX_OK) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                    status = st;
+                }
+            } else if (mode == ROWS) {
                 const T *xr = x + t * xs0;
                 if (op == OP_SOFTMAX) K->SFX(softmax)(xr, y + t * ys0, n);
                 else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, y + t * ys0, n);

@@ -43,11 +43,18 @@ typedef struct fss_kernels {
     void (*log_softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
                                  ptrdiff_t w);
     void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w);
-    /* Building blocks of a row: its maximum, and sum(exp(x - m)) for a finite m (double). */
+    /* Building blocks of a row (n >= 1, m finite): its maximum; sum(exp(x - m)) in double, also
+     * storing y = exp(x - m) (expsum); y *= c (scale); y = (x - m) - L (logsub). */
     float (*rmax_f32)(const float *x, ptrdiff_t n);
     double (*sumexp_f32)(const float *x, ptrdiff_t n, float m);
+    double (*expsum_f32)(const float *x, float *y, ptrdiff_t n, float m);
+    void (*scale_f32)(float *y, ptrdiff_t n, float c);
+    void (*logsub_f32)(const float *x, float *y, ptrdiff_t n, float m, double L);
     double (*rmax_f64)(const double *x, ptrdiff_t n);
     double (*sumexp_f64)(const double *x, ptrdiff_t n, double m);
+    double (*expsum_f64)(const double *x, double *y, ptrdiff_t n, double m);
+    void (*scale_f64)(double *y, ptrdiff_t n, double c);
+    void (*logsub_f64)(const double *x, double *y, ptrdiff_t n, double m, double L);
     /* The bare exp approximation, y = exp(x), for x in [-87.3, 0] (f32) or [-708.3, 0] (f64).
      * Exposed for the accuracy tests. */
     void (*exp_f32)(const float *x, float *y, ptrdiff_t n);

@@ -165,6 +165,17 @@ static inline double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int s
 }
 
 static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
+static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
+
+static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double logs) {
+    double L[W];
+    for (int l = 0; l < W; l++) L[l] = logs;
+    V vm = VOP(set1)(m);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        SFX(st)(y + i, k, VOP(logsub)(SFX(ld)(x + i, k, (T)0), vm, L));
+    }
+}
 
 static void SFX(scale)(T *y, ptrdiff_t n, T c) {
     V vc = VOP(set1)(c);
@@ -258,14 +269,7 @@ static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
         SPECIAL(log_softmax)(x, 1, y, 1, n);
         return;
     }
-    double L[W];
-    double logs = log(SFX(expsum)(x, NULL, n, m, 0));
-    for (int l = 0; l < W; l++) L[l] = logs;
-    V vm = VOP(set1)(m);
-    for (ptrdiff_t i = 0; i < n; i += W) {
-        ptrdiff_t k = n - i < W ? n - i : W;
-        SFX(st)(y + i, k, VOP(logsub)(SFX(ld)(x + i, k, (T)0), vm, L));
-    }
+    SFX(logsub)(x, y, n, m, log(SFX(expsum)(x, NULL, n, m, 0)));
 }
 
 static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
