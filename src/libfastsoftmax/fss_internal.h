@@ -19,6 +19,12 @@
 #include <math.h>
 #include <stddef.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define FSS_INLINE static inline __attribute__((always_inline))
+#else
+#define FSS_INLINE static __forceinline
+#endif
+
 /* Lanes of one column block: a multiple of every vector width, small enough that the per-lane max and
  * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
 #define FSS_COL_BLOCK 128

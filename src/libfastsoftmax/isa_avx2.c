@@ -33,9 +33,11 @@ static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_round(vf v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* 2^n from the bits of n + (1.5 * 2^23 + 127): its low mantissa bits hold n + 127, which a shift by 23
+ * moves into the exponent field (the 1.5 * 2^23 bits shift out). */
 static inline vf vf_ldexp(vf p, vf n) {
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    __m256i b = _mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(0x1.8p23f + 127.0f)));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(b, 23)));
 }
 static inline vf vf_zero_below(vf y, vf d, vf thr) { return _mm256_andnot_ps(_mm256_cmp_ps(d, thr, _CMP_LT_OQ), y); }
 static inline float vf_hmax(vf v) {
@@ -59,10 +61,10 @@ static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
 static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
 static inline vd vd_round(vd v) { return _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* as vf_ldexp, with n + (1.5 * 2^52 + 1023) (AVX2 has no double -> int64 conversion) */
 static inline vd vd_ldexp(vd p, vd n) {
-    /* n is integral in [-1022, 0]: convert through int32 (AVX2 has no double -> int64) */
-    __m256i e = _mm256_cvtepi32_epi64(_mm_add_epi32(_mm256_cvtpd_epi32(n), _mm_set1_epi32(1023)));
-    return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(e, 52)));
+    __m256i b = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1.8p52 + 1023.0)));
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(b, 52)));
 }
 static inline vd vd_zero_below(vd y, vd d, vd thr) { return _mm256_andnot_pd(_mm256_cmp_pd(d, thr, _CMP_LT_OQ), y); }
 static inline double vd_hmax(vd v) {

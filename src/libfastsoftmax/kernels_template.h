@@ -140,10 +140,21 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
     return VOP(hmax)(VOP(max)(VOP(max)(m0, m1), VOP(max)(m2, m3)));
 }
 
-/* y = exp(x - m) (stored only if STORE) and the sum of it; two independent chains for latency. */
-static inline double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
+/* Add two vectors of terms to the per-lane sums.  float: y0 + y1 is formed in float (one rounding,
+ * at most 2^-24 of the sum in all) before the conversion to double, which halves the conversions, the
+ * costliest part of an exact float sum; double: both go through the compensated accumulator. */
+static inline A SFX(acc2)(A a, V y0, V y1) {
+#if FSS_TPL_F32
+    return AOP(add)(a, VOP(add)(y0, y1));
+#else
+    return AOP(add)(AOP(add)(a, y0), y1);
+#endif
+}
+
+/* y = exp(x - m) (stored only if STORE) and the sum of it. */
+FSS_INLINE double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
     V vm = VOP(set1)(m);
-    A a0 = AOP(zero)(), a1 = AOP(zero)();
+    A a0 = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
         V y0 = SFX(expm)(VOP(load)(x + i), vm);
@@ -152,16 +163,19 @@ static inline double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int s
             VOP(store)(y + i, y0);
             VOP(store)(y + i + W, y1);
         }
-        a0 = AOP(add)(a0, y0);
-        a1 = AOP(add)(a1, y1);
+        a0 = SFX(acc2)(a0, y0, y1);
     }
-    for (; i < n; i += W) {
-        ptrdiff_t k = n - i < W ? n - i : W;
-        V y0 = SFX(expm)(SFX(ld)(x + i, k, (T)-INFINITY), vm); /* padding lanes give exp(-inf) = 0 */
-        if (store) SFX(st)(y + i, k, y0);
+    for (; i + W <= n; i += W) {
+        V y0 = SFX(expm)(VOP(load)(x + i), vm);
+        if (store) VOP(store)(y + i, y0);
         a0 = AOP(add)(a0, y0);
     }
-    return AOP(total)(AOP(merge)(a0, a1));
+    if (i < n) {
+        V y0 = SFX(expm)(VOP(loadn)(x + i, n - i, (T)-INFINITY), vm); /* padding lanes give exp(-inf) = 0 */
+        if (store) VOP(storen)(y + i, n - i, y0);
+        a0 = AOP(add)(a0, y0);
+    }
+    return AOP(total)(a0);
 }
 
 static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
