@@ -1,7 +1,8 @@
 """Build of the fastsoftmax extension: the C core in src/libfastsoftmax plus the Cython wrapper.
 
-Each ISA's kernels are compiled from their own file with their own target flags (never -march=native
-or -ffast-math), so one build runs on any CPU of its architecture and picks its kernels at run time.
+Each ISA's kernels are compiled from their own file with their own target flags (never flags that tune
+for the build machine or relax IEEE arithmetic), so one build runs on any CPU of its architecture and
+picks its kernels at run time.
 OpenMP is used when a small test program builds and runs with -fopenmp; otherwise the build is serial.
 """
 import os

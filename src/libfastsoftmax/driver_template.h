@@ -30,13 +30,13 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
 #endif
     for (ptrdiff_t c = 0; c < nc; c++)
         mc[c] = K->SFX(rmax)(x + c * FSS_CHUNK, n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK);
-    T m = mc[0];
+    T m = (T)-INFINITY; /* a chunk of -inf only does not make the row special */
     int finite = 1;
     for (ptrdiff_t c = 0; c < nc; c++) {
-        if (!isfinite(mc[c])) finite = 0;
-        else if (mc[c] > m || !isfinite(m)) m = mc[c];
+        if (mc[c] != mc[c] || mc[c] == (T)INFINITY) finite = 0;
+        else if (mc[c] > m) m = mc[c];
     }
-    if (!finite) {
+    if (!finite || m == (T)-INFINITY) {
         if (op == OP_SOFTMAX) SFX(fss_special_softmax)(x, 1, y, 1, n);
         else if (op == OP_LOG_SOFTMAX) SFX(fss_special_log_softmax)(x, 1, y, 1, n);
         else *y = SFX(fss_special_logsumexp)(x, 1, n);
@@ -230,7 +230,7 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
     for (ptrdiff_t o = 0; o < outer; o++)
         for (ptrdiff_t i = 0; i < inner; i++) {
             int64_t t = target[o * tstride[0] + i * tstride[1]];
-            if (t != ignore_index && (t < 0 || t >= (int64_t)n)) {
+            if ((t != ignore_index || ignore_index == FASTSOFTMAX_NO_IGNORE) && (t < 0 || t >= (int64_t)n)) {
                 if (bad_sample) *bad_sample = o * inner + i;
                 return FASTSOFTMAX_EINDEX;
             }
@@ -265,7 +265,7 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
             ptrdiff_t o = s / inner, i = s % inner;
             int64_t t = target[o * tstride[0] + i * tstride[1]];
             T *l = loss + o * lstride[0] + i * lstride[1];
-            if (t == ignore_index) {
+            if (t == ignore_index) { /* never FASTSOFTMAX_NO_IGNORE: rejected above */
                 *l = 0;
                 continue;
             }
