@@ -605,3 +605,28 @@ def test_out_must_be_keyword():
         fs.softmax(x, -1, np.empty(4))
     with pytest.raises(TypeError):
         fs.logsumexp(x, -1, False)
+
+
+# --------------------------------------------------------------------------------------------------
+# No hidden full-size copies: a C- or Fortran-contiguous float32/float64 input is read in place along
+# any axis, so the only full-size allocation is the result (NumPy reports its allocations to
+# tracemalloc).
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, (1, 2), (0, 1)])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_no_full_size_copy(func, axis, order):
+    import tracemalloc
+
+    x = np.asarray(np.random.default_rng(0).standard_normal((40, 50, 60)), order=order).astype(
+        np.float32, order=order)
+    f = getattr(fs, func)
+    f(x, axis)  # warm up (first-call allocations)
+    tracemalloc.start()
+    try:
+        y = f(x, axis)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    result_bytes = np.asarray(y).nbytes
+    assert peak < result_bytes + x.nbytes // 4, (peak, result_bytes, x.nbytes)

@@ -93,6 +93,15 @@ static const isa_entry isas[] = {
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 
+/* Process-wide settings, read and written atomically (relaxed: each is a single independent word). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FSS_LOAD(v) __atomic_load_n(&(v), __ATOMIC_RELAXED)
+#define FSS_STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELAXED)
+#else /* MSVC: aligned word accesses through volatile are atomic */
+#define FSS_LOAD(v) (v)
+#define FSS_STORE(v, x) ((v) = (x))
+#endif
+
 static const fss_kernels *volatile active = NULL;
 static const char *volatile last_used = "none";
 
@@ -112,9 +121,12 @@ static const fss_kernels *best_up_to(int cap) {
 }
 
 const fss_kernels *fss_active_kernels(void) {
-    const fss_kernels *k = active;
-    if (!k) active = k = best_up_to(N_ISAS - 1); /* same value from any racing thread */
-    last_used = k->name;
+    const fss_kernels *k = FSS_LOAD(active);
+    if (!k) {
+        k = best_up_to(N_ISAS - 1); /* the same value from any racing thread */
+        FSS_STORE(active, k);
+    }
+    FSS_STORE(last_used, k->name);
     return k;
 }
 
@@ -126,23 +138,23 @@ int fastsoftmax_isa_available(const char *name) {
 int fastsoftmax_set_max_isa(const char *name) {
     int i = isa_index(name);
     if (i < 0) return FASTSOFTMAX_EINVAL;
-    active = best_up_to(i);
+    FSS_STORE(active, best_up_to(i));
     return FASTSOFTMAX_OK;
 }
 
 int fastsoftmax_set_isa(const char *name) {
     int i = isa_index(name);
     if (i < 0 || !usable(i)) return FASTSOFTMAX_EINVAL;
-    active = isas[i].table;
+    FSS_STORE(active, isas[i].table);
     return FASTSOFTMAX_OK;
 }
 
 const char *fastsoftmax_isa(void) {
-    const fss_kernels *k = active;
+    const fss_kernels *k = FSS_LOAD(active);
     return (k ? k : best_up_to(N_ISAS - 1))->name;
 }
 
-const char *fastsoftmax_last_isa(void) { return last_used; }
+const char *fastsoftmax_last_isa(void) { return FSS_LOAD(last_used); }
 
 const char *fastsoftmax_isa_name(int i) { return i >= 0 && i < N_ISAS ? isas[i].name : NULL; }
 
@@ -156,7 +168,7 @@ int fastsoftmax_isa_compiled(const char *name) {
 static volatile int num_threads = 0; /* 0: not set, use the OpenMP default */
 
 int fastsoftmax_get_num_threads(void) {
-    int n = num_threads;
+    int n = FSS_LOAD(num_threads);
     if (n > 0) return n;
 #ifdef _OPENMP
     return omp_get_max_threads();
@@ -167,7 +179,7 @@ int fastsoftmax_get_num_threads(void) {
 
 int fastsoftmax_set_num_threads(int n) {
     if (n < 1) return FASTSOFTMAX_EINVAL;
-    num_threads = n;
+    FSS_STORE(num_threads, n);
     return FASTSOFTMAX_OK;
 }
 
