@@ -16,6 +16,10 @@ enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP };
 /* Rows of at least FSS_SPLIT_MIN elements are always computed in chunks of FSS_CHUNK (L2-sized), so
  * that one long row can be shared by threads with the same result as on one thread. */
 #define FSS_SPLIT_MIN (1 << 17)
+
+/* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time. */
+#define FSS_SHORT_ROW 64
+#define FSS_ROW_BLOCK 256
 #define FSS_CHUNK (1 << 15)
 
 /* The byte range [lo, hi) touched by a strided 3-D view (dims all >= 1). */

@@ -104,11 +104,16 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    enum { ROWS, COLS, GENERIC } mode;
+    enum { ROWS, SHORT_ROWS, COLS, GENERIC } mode;
     ptrdiff_t tasks, nblk = 0;
     if (inner == 1 && xs1 == 1 && (op == OP_LOGSUMEXP || ys1 == 1)) {
         mode = ROWS;
         tasks = outer;
+        if (op == OP_SOFTMAX && n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
+            mode = SHORT_ROWS;
+            nblk = (outer + FSS_ROW_BLOCK - 1) / FSS_ROW_BLOCK;
+            tasks = nblk;
+        }
     } else if (xs2 == 1 && ys2 == 1) {
         mode = COLS;
         nblk = (inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
@@ -158,6 +163,9 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
 #endif
                     status = st;
                 }
+            } else if (mode == SHORT_ROWS) {
+                ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = outer - r0 < FSS_ROW_BLOCK ? outer - r0 : FSS_ROW_BLOCK;
+                K->SFX(softmax_rows)(x + r0 * xs0, xs0, y + r0 * ys0, ys0, nr, n);
             } else if (mode == ROWS) {
                 const T *xr = x + t * xs0;
                 if (op == OP_SOFTMAX) K->SFX(softmax)(xr, y + t * ys0, n);

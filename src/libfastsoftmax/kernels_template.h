@@ -242,6 +242,34 @@ static T SFX(logsumexp_short)(const T *x, ptrdiff_t n) {
     return (T)((double)m + log(SFX(short_expsum)(v, n, m)));
 }
 
+/* Many short rows (xs, ys apart), two per iteration, so that their dependency chains (max, exp, sum,
+ * reciprocal: a short row is mostly latency) overlap: 1.5x faster than one by one at n = 10 (AVX2).
+ * (Written out for two rows: a loop over an array of rows does not stay in registers.) */
+static void SFX(softmax_short_rows)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
+    ptrdiff_t r = 0;
+    for (; r + 2 <= rows; r += 2) {
+        const T *x0 = x + r * xs, *x1 = x0 + xs;
+        T *y0 = y + r * ys, *y1 = y0 + ys;
+        V a[SHORT_V], b[SHORT_V];
+        T ma, mb;
+        SFX(short_load)(x0, n, a, &ma);
+        SFX(short_load)(x1, n, b, &mb);
+        if (!isfinite(ma) || !isfinite(mb)) {
+            SFX(softmax_short)(x0, y0, n);
+            SFX(softmax_short)(x1, y1, n);
+            continue;
+        }
+        double sa = SFX(short_expsum)(a, n, ma), sb = SFX(short_expsum)(b, n, mb);
+        V ia = VOP(set1)((T)(1.0 / sa)), ib = VOP(set1)((T)(1.0 / sb));
+        for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+            ptrdiff_t k = n - i < W ? n - i : W;
+            SFX(st)(y0 + i, k, VOP(mul)(a[j], ia));
+            SFX(st)(y1 + i, k, VOP(mul)(b[j], ib));
+        }
+    }
+    if (r < rows) SFX(softmax_short)(x + r * xs, y + r * ys, n);
+}
+
 static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
     if (n <= SHORT_V * W) {
         SFX(softmax_short)(x, y, n);
@@ -254,6 +282,14 @@ static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
     }
     double s = SFX(expsum)(x, y, n, m, 1);
     SFX(scale)(y, n, (T)(1.0 / s)); /* a NaN anywhere in x made s NaN: all NaN */
+}
+
+static void SFX(softmax_rows)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
+    if (n <= SHORT_V * W) {
+        SFX(softmax_short_rows)(x, xs, y, ys, rows, n);
+        return;
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) SFX(softmax)(x + r * xs, y + r * ys, n);
 }
 
 static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
