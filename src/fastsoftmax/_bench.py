@@ -21,7 +21,9 @@ For one (case, dtype, function, thread count) "unit":
 * samples are taken round-robin over the contenders (the order rotates each
   round) so that machine noise hits all of them alike, until ``repeats``
   rounds are done or the time budget of the unit is spent (at least
-  ``MIN_ROUNDS`` rounds are always taken);
+  ``MIN_ROUNDS`` rounds are always taken); ONNX Runtime runs without
+  spin-waiting (see OnnxRuntimePeer.prepare): its spinning idle workers
+  take the cores the next contender's threads need;
 * the reported time is the median over samples of the time per call.
 
 Metrics
@@ -592,6 +594,11 @@ class OnnxRuntimePeer(Contender):
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
+        # ONNX Runtime's idle workers spin-wait by default, for tens of milliseconds; in one process
+        # with other contenders they take the cores those need (measured: fastsoftmax's 2-thread
+        # calls 1.7x slower right after an ONNX Runtime call, for over 20 ms).  Without spinning
+        # its workers block, as OpenMP's do after their short spin.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(model, sess_options=so,
                                     providers=["CPUExecutionProvider"])
         run = sess.run
