@@ -72,6 +72,27 @@ static int fss_views_ok(const void *x, const ptrdiff_t xd[3], const ptrdiff_t xs
     return 1;
 }
 
+/* Threads for `work` elements in `tasks` independent tasks: the request (0: the library default), at
+ * most one per FSS_MIN_ELEMS_PER_THREAD elements and one per task, at least one. */
+static int fss_threads(int nthreads, ptrdiff_t work, ptrdiff_t tasks) {
+    ptrdiff_t nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
+    if (nt > work / FSS_MIN_ELEMS_PER_THREAD) nt = work / FSS_MIN_ELEMS_PER_THREAD;
+    if (nt > tasks) nt = tasks;
+    return nt < 1 ? 1 : (int)nt;
+}
+
+/* A thread's scratch row, or NULL after recording FASTSOFTMAX_ENOMEM in *status. */
+static void *fss_scratch(size_t bytes, int *status) {
+    void *p = malloc(bytes);
+    if (!p) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+        *status = FASTSOFTMAX_ENOMEM;
+    }
+    return p;
+}
+
 #define T float
 #define SFX(name) name##_f32
 #define FSS_DRIVER_F32 1

@@ -123,10 +123,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         tasks = outer * inner;
     }
 
-    int nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
-    ptrdiff_t by_work = (outer * n * inner) / FSS_MIN_ELEMS_PER_THREAD;
-    if (nt > by_work) nt = (int)by_work;
-    if (nt < 1) nt = 1;
+    int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
     if (mode == ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
         for (ptrdiff_t o = 0; o < outer; o++) {
             int st = SFX(long_row)(op, K, x + o * xs0, y + o * ys0, n, nt);
@@ -141,16 +138,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-        T *buf = NULL;
-        if (mode == GENERIC) {
-            buf = (T *)malloc((size_t)n * sizeof(T));
-            if (!buf) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                status = FASTSOFTMAX_ENOMEM;
-            }
-        }
+        T *buf = mode == GENERIC ? (T *)fss_scratch((size_t)n * sizeof(T), &status) : NULL;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -246,26 +234,13 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
     const fss_kernels *K = fss_active_kernels();
     const ptrdiff_t tasks = outer * inner;
     const int contiguous = xstride[1] == 1;
-    int nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
-    ptrdiff_t by_work = (outer * n * inner) / FSS_MIN_ELEMS_PER_THREAD;
-    if (nt > by_work) nt = (int)by_work;
-    if (nt > tasks) nt = (int)tasks;
-    if (nt < 1) nt = 1;
+    int nt = fss_threads(nthreads, outer * n * inner, tasks);
     int status = FASTSOFTMAX_OK;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
-        T *buf = NULL;
-        if (!contiguous && n > 0) {
-            buf = (T *)malloc((size_t)n * sizeof(T));
-            if (!buf) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                status = FASTSOFTMAX_ENOMEM;
-            }
-        }
+        T *buf = !contiguous && n > 0 ? (T *)fss_scratch((size_t)n * sizeof(T), &status) : NULL;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
