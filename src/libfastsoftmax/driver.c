@@ -9,6 +9,9 @@
 
 enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP };
 
+/* How a call's slices map onto the kernels (see driver_template.h). */
+enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
+
 /* Below this many elements per thread, a thread costs more than it saves (ONNX Runtime uses the same
  * rule of thumb); it also keeps every small call serial. */
 #define FSS_MIN_ELEMS_PER_THREAD 16384
@@ -75,6 +78,10 @@ static int fss_views_ok(const void *x, const ptrdiff_t xd[3], const ptrdiff_t xs
 /* Threads for `work` elements in `tasks` independent tasks: the request (0: the library default), at
  * most one per FSS_MIN_ELEMS_PER_THREAD elements and one per task, at least one. */
 static int fss_threads(int nthreads, ptrdiff_t work, ptrdiff_t tasks) {
+#ifndef _OPENMP
+    (void)nthreads, (void)work, (void)tasks;
+    return 1;
+#endif
     ptrdiff_t nt = nthreads > 0 ? nthreads : fastsoftmax_get_num_threads();
     if (nt > work / FSS_MIN_ELEMS_PER_THREAD) nt = work / FSS_MIN_ELEMS_PER_THREAD;
     if (nt > tasks) nt = tasks;

@@ -78,6 +78,63 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
     return FASTSOFTMAX_OK;
 }
 
+/* One call's problem, after the layout choice; status collects a task's failure. */
+typedef struct {
+    int op;
+    const fss_kernels *K;
+    const T *x;
+    T *y;
+    ptrdiff_t outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2;
+    int mode, status;
+} SFX(job);
+
+/* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
+ * computed in the thread's scratch row buf. */
+static void SFX(task)(SFX(job) *j, ptrdiff_t t, T *buf) {
+    const fss_kernels *K = j->K;
+    const int op = j->op;
+    const ptrdiff_t n = j->n;
+    if (j->mode == FSS_ROWS && n >= FSS_SPLIT_MIN) {
+        int st = SFX(long_row)(op, K, j->x + t * j->xs0, j->y + t * j->ys0, n, 1);
+        if (st != FASTSOFTMAX_OK) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            j->status = st;
+        }
+    } else if (j->mode == FSS_SHORT_ROWS) {
+        ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = j->outer - r0 < FSS_ROW_BLOCK ? j->outer - r0 : FSS_ROW_BLOCK;
+        K->SFX(softmax_rows)(j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n);
+    } else if (j->mode == FSS_ROWS) {
+        const T *xr = j->x + t * j->xs0;
+        T *yr = j->y + t * j->ys0;
+        if (op == OP_SOFTMAX) K->SFX(softmax)(xr, yr, n);
+        else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, yr, n);
+        else *yr = K->SFX(logsumexp)(xr, n);
+    } else if (j->mode == FSS_COLS) {
+        ptrdiff_t nblk = (j->inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
+        ptrdiff_t o = t / nblk, i0 = (t % nblk) * FSS_COL_BLOCK;
+        ptrdiff_t w = j->inner - i0 < FSS_COL_BLOCK ? j->inner - i0 : FSS_COL_BLOCK;
+        const T *xb = j->x + o * j->xs0 + i0;
+        T *yb = j->y + o * j->ys0 + i0;
+        if (op == OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
+        else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
+        else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w);
+    } else {
+        ptrdiff_t o = t / j->inner, i = t % j->inner;
+        const T *xr = j->x + o * j->xs0 + i * j->xs2;
+        T *yr = j->y + o * j->ys0 + i * j->ys2;
+        for (ptrdiff_t k = 0; k < n; k++) buf[k] = xr[k * j->xs1];
+        if (op == OP_LOGSUMEXP) {
+            *yr = K->SFX(logsumexp)(buf, n);
+            return;
+        }
+        if (op == OP_SOFTMAX) K->SFX(softmax)(buf, buf, n);
+        else K->SFX(log_softmax)(buf, buf, n);
+        for (ptrdiff_t k = 0; k < n; k++) yr[k * j->ys1] = buf[k];
+    }
+}
+
 static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                     const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads) {
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
@@ -104,27 +161,25 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    enum { ROWS, SHORT_ROWS, COLS, GENERIC } mode;
-    ptrdiff_t tasks, nblk = 0;
+    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, 0, FASTSOFTMAX_OK};
+    ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == OP_LOGSUMEXP || ys1 == 1)) {
-        mode = ROWS;
+        j.mode = FSS_ROWS;
         tasks = outer;
         if (op == OP_SOFTMAX && n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
-            mode = SHORT_ROWS;
-            nblk = (outer + FSS_ROW_BLOCK - 1) / FSS_ROW_BLOCK;
-            tasks = nblk;
+            j.mode = FSS_SHORT_ROWS;
+            tasks = (outer + FSS_ROW_BLOCK - 1) / FSS_ROW_BLOCK;
         }
     } else if (xs2 == 1 && ys2 == 1) {
-        mode = COLS;
-        nblk = (inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
-        tasks = outer * nblk;
+        j.mode = FSS_COLS;
+        tasks = outer * ((inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK);
     } else {
-        mode = GENERIC;
+        j.mode = FSS_GENERIC;
         tasks = outer * inner;
     }
 
     int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
-    if (mode == ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
+    if (j.mode == FSS_ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
         for (ptrdiff_t o = 0; o < outer; o++) {
             int st = SFX(long_row)(op, K, x + o * xs0, y + o * ys0, n, nt);
             if (st != FASTSOFTMAX_OK) return st;
@@ -132,58 +187,25 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         return FASTSOFTMAX_OK;
     }
     if (nt > tasks) nt = (int)tasks;
-
-    int status = FASTSOFTMAX_OK;
+    const size_t scratch = j.mode == FSS_GENERIC ? (size_t)n * sizeof(T) : 0;
+    if (nt == 1) { /* no parallel region at all: it costs more than a short call */
+        T *buf = scratch ? (T *)fss_scratch(scratch, &j.status) : NULL;
+        if (!scratch || buf)
+            for (ptrdiff_t t = 0; t < tasks; t++) SFX(task)(&j, t, buf);
+        free(buf);
+        return j.status;
+    }
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
+#pragma omp parallel num_threads(nt)
     {
-        T *buf = mode == GENERIC ? (T *)fss_scratch((size_t)n * sizeof(T), &status) : NULL;
-#ifdef _OPENMP
+        T *buf = scratch ? (T *)fss_scratch(scratch, &j.status) : NULL;
 #pragma omp for schedule(static)
-#endif
-        for (ptrdiff_t t = 0; t < tasks; t++) {
-            if (mode == ROWS && n >= FSS_SPLIT_MIN) {
-                int st = SFX(long_row)(op, K, x + t * xs0, y + t * ys0, n, 1);
-                if (st != FASTSOFTMAX_OK) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-                    status = st;
-                }
-            } else if (mode == SHORT_ROWS) {
-                ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = outer - r0 < FSS_ROW_BLOCK ? outer - r0 : FSS_ROW_BLOCK;
-                K->SFX(softmax_rows)(x + r0 * xs0, xs0, y + r0 * ys0, ys0, nr, n);
-            } else if (mode == ROWS) {
-                const T *xr = x + t * xs0;
-                if (op == OP_SOFTMAX) K->SFX(softmax)(xr, y + t * ys0, n);
-                else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, y + t * ys0, n);
-                else y[t * ys0] = K->SFX(logsumexp)(xr, n);
-            } else if (mode == COLS) {
-                ptrdiff_t o = t / nblk, i0 = (t % nblk) * FSS_COL_BLOCK;
-                ptrdiff_t w = inner - i0 < FSS_COL_BLOCK ? inner - i0 : FSS_COL_BLOCK;
-                const T *xb = x + o * xs0 + i0;
-                T *yb = y + o * ys0 + i0;
-                if (op == OP_SOFTMAX) K->SFX(softmax_cols)(xb, xs1, yb, ys1, n, w);
-                else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, xs1, yb, ys1, n, w);
-                else K->SFX(logsumexp_cols)(xb, xs1, yb, n, w);
-            } else if (buf) {
-                ptrdiff_t o = t / inner, i = t % inner;
-                const T *xr = x + o * xs0 + i * xs2;
-                T *yr = y + o * ys0 + i * ys2;
-                for (ptrdiff_t j = 0; j < n; j++) buf[j] = xr[j * xs1];
-                if (op == OP_LOGSUMEXP) {
-                    *yr = K->SFX(logsumexp)(buf, n);
-                    continue;
-                }
-                if (op == OP_SOFTMAX) K->SFX(softmax)(buf, buf, n);
-                else K->SFX(log_softmax)(buf, buf, n);
-                for (ptrdiff_t j = 0; j < n; j++) yr[j * ys1] = buf[j];
-            }
-        }
+        for (ptrdiff_t t = 0; t < tasks; t++)
+            if (!scratch || buf) SFX(task)(&j, t, buf);
         free(buf);
     }
-    return status;
+#endif
+    return j.status;
 }
 
 /* Cross-entropy per sample: -log_softmax(x[o, :, i])[t], with x_t - m taken exactly. */
@@ -234,10 +256,11 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
     const fss_kernels *K = fss_active_kernels();
     const ptrdiff_t tasks = outer * inner;
     const int contiguous = xstride[1] == 1;
-    int nt = fss_threads(nthreads, outer * n * inner, tasks);
     int status = FASTSOFTMAX_OK;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(fss_threads(nthreads, outer * n * inner, tasks)) if (outer * n * inner >= 2 * FSS_MIN_ELEMS_PER_THREAD)
+#else
+    (void)nthreads;
 #endif
     {
         T *buf = !contiguous && n > 0 ? (T *)fss_scratch((size_t)n * sizeof(T), &status) : NULL;
