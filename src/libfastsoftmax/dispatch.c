@@ -17,6 +17,9 @@
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #define FSS_X86 1
+#endif
+
+#if defined(FSS_X86) && (defined(FSS_HAVE_AVX2) || defined(FSS_HAVE_AVX512))
 #if defined(_MSC_VER)
 #include <intrin.h>
 static void cpuid(int leaf, int sub, unsigned r[4]) {
@@ -50,6 +53,7 @@ static int cpu_has_avx2(void) {
     return (r[1] >> 5) & 1;
 }
 
+#if defined(FSS_HAVE_AVX512)
 /* AVX-512 F, DQ, BW, VL, and the OS saving opmask, ZMM0-15 upper halves and ZMM16-31 (XCR0 bits 5-7). */
 static int cpu_has_avx512(void) {
     unsigned r[4];
@@ -59,6 +63,7 @@ static int cpu_has_avx512(void) {
     const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
     return (r[1] & need) == need;
 }
+#endif
 #endif
 
 typedef struct {
@@ -168,12 +173,11 @@ int fastsoftmax_isa_compiled(const char *name) {
 static volatile int num_threads = 0; /* 0: not set, use the OpenMP default */
 
 int fastsoftmax_get_num_threads(void) {
-    int n = FSS_LOAD(num_threads);
-    if (n > 0) return n;
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    int n = FSS_LOAD(num_threads);
+    return n > 0 ? n : omp_get_max_threads();
 #else
-    return 1;
+    return 1; /* a serial build: the setting is kept but has no effect */
 #endif
 }
 
