@@ -7,8 +7,6 @@
 #include "fastsoftmax.h"
 #include "fss_internal.h"
 
-enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP };
-
 /* How a call's slices map onto the kernels (see driver_template.h). */
 enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
 
@@ -121,12 +119,12 @@ static void *fss_scratch(size_t bytes, int *status) {
                                      int nthreads) {                                                  \
         return run_##SFX(OP, x, y, outer, n, inner, xstride, ystride, nthreads);                     \
     }
-FSS_ENTRY(softmax, OP_SOFTMAX, float, f32)
-FSS_ENTRY(log_softmax, OP_LOG_SOFTMAX, float, f32)
-FSS_ENTRY(logsumexp, OP_LOGSUMEXP, float, f32)
-FSS_ENTRY(softmax, OP_SOFTMAX, double, f64)
-FSS_ENTRY(log_softmax, OP_LOG_SOFTMAX, double, f64)
-FSS_ENTRY(logsumexp, OP_LOGSUMEXP, double, f64)
+FSS_ENTRY(softmax, FSS_OP_SOFTMAX, float, f32)
+FSS_ENTRY(log_softmax, FSS_OP_LOG_SOFTMAX, float, f32)
+FSS_ENTRY(logsumexp, FSS_OP_LOGSUMEXP, float, f32)
+FSS_ENTRY(softmax, FSS_OP_SOFTMAX, double, f64)
+FSS_ENTRY(log_softmax, FSS_OP_LOG_SOFTMAX, double, f64)
+FSS_ENTRY(logsumexp, FSS_OP_LOGSUMEXP, double, f64)
 
 #define FSS_ROWS(OPNAME, T, SFX, NY)                                                                  \
     int fastsoftmax_##OPNAME##_rows_##SFX(const T *x, T *y, ptrdiff_t rows, ptrdiff_t n, int nthreads) { \

@@ -37,8 +37,8 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
         else if (mc[c] > m) m = mc[c];
     }
     if (!finite || m == (T)-INFINITY) {
-        if (op == OP_SOFTMAX) SFX(fss_special_softmax)(x, 1, y, 1, n);
-        else if (op == OP_LOG_SOFTMAX) SFX(fss_special_log_softmax)(x, 1, y, 1, n);
+        if (op == FSS_OP_SOFTMAX) SFX(fss_special_softmax)(x, 1, y, 1, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(fss_special_log_softmax)(x, 1, y, 1, n);
         else *y = SFX(fss_special_logsumexp)(x, 1, n);
         free(mc);
         free(sc);
@@ -49,7 +49,7 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
 #endif
     for (ptrdiff_t c = 0; c < nc; c++) {
         ptrdiff_t len = n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK;
-        sc[c] = op == OP_SOFTMAX ? K->SFX(expsum)(x + c * FSS_CHUNK, y + c * FSS_CHUNK, len, m)
+        sc[c] = op == FSS_OP_SOFTMAX ? K->SFX(expsum)(x + c * FSS_CHUNK, y + c * FSS_CHUNK, len, m)
                                  : K->SFX(sumexp)(x + c * FSS_CHUNK, len, m);
     }
     double sum = 0.0, comp = 0.0; /* TwoSum-compensated, in chunk order */
@@ -59,7 +59,7 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
         sum = t;
     }
     sum += comp;
-    if (op == OP_LOGSUMEXP) {
+    if (op == FSS_OP_LOGSUMEXP) {
         *y = (T)((double)m + log(sum));
     } else {
         const T inv = (T)(1.0 / sum);
@@ -69,7 +69,7 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
 #endif
         for (ptrdiff_t c = 0; c < nc; c++) {
             ptrdiff_t len = n - c * FSS_CHUNK < FSS_CHUNK ? n - c * FSS_CHUNK : FSS_CHUNK;
-            if (op == OP_SOFTMAX) K->SFX(scale)(y + c * FSS_CHUNK, len, inv);
+            if (op == FSS_OP_SOFTMAX) K->SFX(scale)(y + c * FSS_CHUNK, len, inv);
             else K->SFX(logsub)(x + c * FSS_CHUNK, y + c * FSS_CHUNK, len, m, L);
         }
     }
@@ -104,12 +104,12 @@ static void SFX(task)(SFX(job) *j, ptrdiff_t t, T *buf) {
         }
     } else if (j->mode == FSS_SHORT_ROWS) {
         ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = j->outer - r0 < FSS_ROW_BLOCK ? j->outer - r0 : FSS_ROW_BLOCK;
-        K->SFX(softmax_rows)(j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n);
+        K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n);
     } else if (j->mode == FSS_ROWS) {
         const T *xr = j->x + t * j->xs0;
         T *yr = j->y + t * j->ys0;
-        if (op == OP_SOFTMAX) K->SFX(softmax)(xr, yr, n);
-        else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, yr, n);
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax)(xr, yr, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, yr, n);
         else *yr = K->SFX(logsumexp)(xr, n);
     } else if (j->mode == FSS_COLS) {
         ptrdiff_t nblk = (j->inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
@@ -117,19 +117,19 @@ static void SFX(task)(SFX(job) *j, ptrdiff_t t, T *buf) {
         ptrdiff_t w = j->inner - i0 < FSS_COL_BLOCK ? j->inner - i0 : FSS_COL_BLOCK;
         const T *xb = j->x + o * j->xs0 + i0;
         T *yb = j->y + o * j->ys0 + i0;
-        if (op == OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
-        else if (op == OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
+        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
         else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w);
     } else {
         ptrdiff_t o = t / j->inner, i = t % j->inner;
         const T *xr = j->x + o * j->xs0 + i * j->xs2;
         T *yr = j->y + o * j->ys0 + i * j->ys2;
         for (ptrdiff_t k = 0; k < n; k++) buf[k] = xr[k * j->xs1];
-        if (op == OP_LOGSUMEXP) {
+        if (op == FSS_OP_LOGSUMEXP) {
             *yr = K->SFX(logsumexp)(buf, n);
             return;
         }
-        if (op == OP_SOFTMAX) K->SFX(softmax)(buf, buf, n);
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax)(buf, buf, n);
         else K->SFX(log_softmax)(buf, buf, n);
         for (ptrdiff_t k = 0; k < n; k++) yr[k * j->ys1] = buf[k];
     }
@@ -139,12 +139,12 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
                     const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads) {
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
     const fss_kernels *K = fss_active_kernels();
-    if (outer == 0 || inner == 0 || (n == 0 && op != OP_LOGSUMEXP)) return FASTSOFTMAX_OK;
+    if (outer == 0 || inner == 0 || (n == 0 && op != FSS_OP_LOGSUMEXP)) return FASTSOFTMAX_OK;
     if (!y || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
     ptrdiff_t xs0 = xstride[0], xs1 = xstride[1], xs2 = xstride[2];
-    ptrdiff_t ys0 = ystride[0], ys1 = op == OP_LOGSUMEXP ? 0 : ystride[1], ys2 = ystride[2];
+    ptrdiff_t ys0 = ystride[0], ys1 = op == FSS_OP_LOGSUMEXP ? 0 : ystride[1], ys2 = ystride[2];
     {
-        const ptrdiff_t xd[3] = {outer, n, inner}, yd[3] = {outer, op == OP_LOGSUMEXP ? 1 : n, inner};
+        const ptrdiff_t xd[3] = {outer, n, inner}, yd[3] = {outer, op == FSS_OP_LOGSUMEXP ? 1 : n, inner};
         const ptrdiff_t xst[3] = {xs0, xs1, xs2}, yst[3] = {ys0, ys1, ys2};
         if (!fss_views_ok(x, xd, xst, sizeof(T), y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
     }
@@ -163,10 +163,10 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, 0, FASTSOFTMAX_OK};
     ptrdiff_t tasks;
-    if (inner == 1 && xs1 == 1 && (op == OP_LOGSUMEXP || ys1 == 1)) {
+    if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
         tasks = outer;
-        if (op == OP_SOFTMAX && n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
+        if (n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
             j.mode = FSS_SHORT_ROWS;
             tasks = (outer + FSS_ROW_BLOCK - 1) / FSS_ROW_BLOCK;
         }

@@ -29,6 +29,9 @@
  * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
 #define FSS_COL_BLOCK 128
 
+/* The three operations. */
+enum { FSS_OP_SOFTMAX, FSS_OP_LOG_SOFTMAX, FSS_OP_LOGSUMEXP };
+
 typedef struct fss_kernels {
     const char *name;
     /* Contiguous rows of n >= 1 elements; y may equal x (in place). */
@@ -38,11 +41,11 @@ typedef struct fss_kernels {
     void (*softmax_f64)(const double *x, double *y, ptrdiff_t n);
     void (*log_softmax_f64)(const double *x, double *y, ptrdiff_t n);
     double (*logsumexp_f64)(const double *x, ptrdiff_t n);
-    /* `rows` contiguous rows of n elements, xs and ys apart (any n; rows of up to a few vectors are
-     * interleaved two at a time).  Same bits as softmax_f32 row by row. */
-    void (*softmax_rows_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
-    void (*softmax_rows_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows,
-                             ptrdiff_t n);
+    /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
+     * result per row); rows of up to a few vectors are interleaved two at a time.  Same bits as the
+     * row kernels row by row. */
+    void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
+    void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
     /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements.
      * For logsumexp the w results go to y[0..w). y may equal x (in place). */
     void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w);

@@ -242,23 +242,29 @@ static T SFX(logsumexp_short)(const T *x, ptrdiff_t n) {
     return (T)((double)m + log(SFX(short_expsum)(v, n, m)));
 }
 
-/* Many short rows (xs, ys apart), two per iteration, so that their dependency chains (max, exp, sum,
- * reciprocal: a short row is mostly latency) overlap: 1.5x faster than one by one at n = 10 (AVX2).
- * (Written out for two rows: a loop over an array of rows does not stay in registers.) */
-static void SFX(softmax_short_rows)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
-    ptrdiff_t r = 0;
-    for (; r + 2 <= rows; r += 2) {
-        const T *x0 = x + r * xs, *x1 = x0 + xs;
-        T *y0 = y + r * ys, *y1 = y0 + ys;
-        V a[SHORT_V], b[SHORT_V];
-        T ma, mb;
-        SFX(short_load)(x0, n, a, &ma);
-        SFX(short_load)(x1, n, b, &mb);
-        if (!isfinite(ma) || !isfinite(mb)) {
+/* Two short rows at once, so that their dependency chains (max, exp, sum, reciprocal or log: a short
+ * row is mostly latency) overlap: 1.5x faster than one by one at n = 10 (AVX2).  (Written out for two
+ * rows: a loop over an array of rows does not stay in registers.)  Each row gets the bits it gets
+ * alone. */
+FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n) {
+    V a[SHORT_V], b[SHORT_V];
+    T ma, mb;
+    SFX(short_load)(x0, n, a, &ma);
+    SFX(short_load)(x1, n, b, &mb);
+    if (!isfinite(ma) || !isfinite(mb)) {
+        if (op == FSS_OP_SOFTMAX) {
             SFX(softmax_short)(x0, y0, n);
             SFX(softmax_short)(x1, y1, n);
-            continue;
+        } else if (op == FSS_OP_LOG_SOFTMAX) {
+            SFX(log_softmax_short)(x0, y0, n);
+            SFX(log_softmax_short)(x1, y1, n);
+        } else {
+            *y0 = SFX(logsumexp_short)(x0, n);
+            *y1 = SFX(logsumexp_short)(x1, n);
         }
+        return;
+    }
+    if (op == FSS_OP_SOFTMAX) {
         double sa = SFX(short_expsum)(a, n, ma), sb = SFX(short_expsum)(b, n, mb);
         V ia = VOP(set1)((T)(1.0 / sa)), ib = VOP(set1)((T)(1.0 / sb));
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
@@ -266,8 +272,29 @@ static void SFX(softmax_short_rows)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys
             SFX(st)(y0 + i, k, VOP(mul)(a[j], ia));
             SFX(st)(y1 + i, k, VOP(mul)(b[j], ib));
         }
+    } else if (op == FSS_OP_LOG_SOFTMAX) {
+        V ea[SHORT_V], eb[SHORT_V];
+        for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+            ea[j] = a[j];
+            eb[j] = b[j];
+        }
+        double la = log(SFX(short_expsum)(ea, n, ma)), lb = log(SFX(short_expsum)(eb, n, mb));
+        double La[W], Lb[W];
+        for (int l = 0; l < W; l++) {
+            La[l] = la;
+            Lb[l] = lb;
+        }
+        V va = VOP(set1)(ma), vb = VOP(set1)(mb);
+        for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+            ptrdiff_t k = n - i < W ? n - i : W;
+            SFX(st)(y0 + i, k, VOP(logsub)(a[j], va, La));
+            SFX(st)(y1 + i, k, VOP(logsub)(b[j], vb, Lb));
+        }
+    } else {
+        double sa = SFX(short_expsum)(a, n, ma), sb = SFX(short_expsum)(b, n, mb);
+        *y0 = (T)((double)ma + log(sa));
+        *y1 = (T)((double)mb + log(sb));
     }
-    if (r < rows) SFX(softmax_short)(x + r * xs, y + r * ys, n);
 }
 
 static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
@@ -282,14 +309,6 @@ static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
     }
     double s = SFX(expsum)(x, y, n, m, 1);
     SFX(scale)(y, n, (T)(1.0 / s)); /* a NaN anywhere in x made s NaN: all NaN */
-}
-
-static void SFX(softmax_rows)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
-    if (n <= SHORT_V * W) {
-        SFX(softmax_short_rows)(x, xs, y, ys, rows, n);
-        return;
-    }
-    for (ptrdiff_t r = 0; r < rows; r++) SFX(softmax)(x + r * xs, y + r * ys, n);
 }
 
 static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
@@ -310,6 +329,24 @@ static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
     T m = SFX(rmax)(x, n);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
     return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
+}
+
+static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
+    ptrdiff_t r = 0;
+    if (n <= SHORT_V * W) {
+        for (; r + 2 <= rows; r += 2) {
+            const T *x0 = x + r * xs;
+            T *y0 = y + r * ys;
+            if (op == FSS_OP_SOFTMAX) SFX(short_pair)(FSS_OP_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n);
+            else if (op == FSS_OP_LOG_SOFTMAX) SFX(short_pair)(FSS_OP_LOG_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n);
+            else SFX(short_pair)(FSS_OP_LOGSUMEXP, x0, x0 + xs, y0, y0 + ys, n);
+        }
+    }
+    for (; r < rows; r++) {
+        if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x + r * xs, y + r * ys, n);
+        else y[r * ys] = SFX(logsumexp)(x + r * xs, n);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------------ */
