@@ -2,14 +2,16 @@
  * driver_template.h - maps a strided (outer, n, inner) problem onto the kernels; included by driver.c
  * once per dtype (T, SFX defined).
  *
- * Three layouts, chosen per call:
- *   rows     inner == 1 and unit stride along n: one row kernel call per slice;
+ * Layouts, chosen per call:
+ *   rows     inner == 1 and unit stride along n: one row kernel call per slice; rows of at most
+ *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), and
+ *            rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share (long_row);
  *   columns  unit stride along inner: blocks of FSS_COL_BLOCK lanes, vectorised across inner and
  *            strided along n (no transpose copy);
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
- * Tasks (rows, column blocks or slices) are independent, so splitting them over threads cannot change
- * a result.
+ * Tasks (rows, row blocks, column blocks or slices) are independent and each row is computed the
+ * same way whichever task holds it, so splitting them over threads cannot change a result.
  */
 
 /* One row of n >= FSS_SPLIT_MIN elements, in fixed chunks of FSS_CHUNK: chunk maxima, then chunk sums
