@@ -98,6 +98,32 @@ static void *fss_scratch(size_t bytes, int *status) {
     return p;
 }
 
+/* Run fn(ctx, t, scratch) for every task t in [0, tasks), statically spread over nt threads, each with
+ * its own scratch of `scratch` bytes (NULL if 0).  One thread runs without a parallel region (which
+ * alone costs more than a short call).  A failed allocation records FASTSOFTMAX_ENOMEM in *status and
+ * that thread's tasks are not run. */
+typedef void (*fss_task_fn)(void *ctx, ptrdiff_t t, void *scratch);
+
+static void fss_for_tasks(int nt, ptrdiff_t tasks, size_t scratch, fss_task_fn fn, void *ctx, int *status) {
+    if (nt <= 1) {
+        void *buf = scratch ? fss_scratch(scratch, status) : NULL;
+        if (!scratch || buf)
+            for (ptrdiff_t t = 0; t < tasks; t++) fn(ctx, t, buf);
+        free(buf);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        void *buf = scratch ? fss_scratch(scratch, status) : NULL;
+#pragma omp for schedule(static)
+        for (ptrdiff_t t = 0; t < tasks; t++)
+            if (!scratch || buf) fn(ctx, t, buf);
+        free(buf);
+    }
+#endif
+}
+
 #define T float
 #define SFX(name) name##_f32
 #define FSS_DRIVER_F32 1

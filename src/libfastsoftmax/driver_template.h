@@ -92,7 +92,9 @@ typedef struct {
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
  * computed in the thread's scratch row buf. */
-static void SFX(task)(SFX(job) *j, ptrdiff_t t, T *buf) {
+static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
+    SFX(job) *j = (SFX(job) *)ctx;
+    T *buf = (T *)scratch;
     const fss_kernels *K = j->K;
     const int op = j->op;
     const ptrdiff_t n = j->n;
@@ -189,31 +191,14 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         return FASTSOFTMAX_OK;
     }
     if (nt > tasks) nt = (int)tasks;
-    const size_t scratch = j.mode == FSS_GENERIC ? (size_t)n * sizeof(T) : 0;
-    if (nt == 1) { /* no parallel region at all: it costs more than a short call */
-        T *buf = scratch ? (T *)fss_scratch(scratch, &j.status) : NULL;
-        if (!scratch || buf)
-            for (ptrdiff_t t = 0; t < tasks; t++) SFX(task)(&j, t, buf);
-        free(buf);
-        return j.status;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-        T *buf = scratch ? (T *)fss_scratch(scratch, &j.status) : NULL;
-#pragma omp for schedule(static)
-        for (ptrdiff_t t = 0; t < tasks; t++)
-            if (!scratch || buf) SFX(task)(&j, t, buf);
-        free(buf);
-    }
-#endif
+    fss_for_tasks(nt, tasks, j.mode == FSS_GENERIC ? (size_t)n * sizeof(T) : 0, SFX(task), &j, &j.status);
     return j.status;
 }
 
 /* Cross-entropy per sample: -log_softmax(x[o, :, i])[t], with x_t - m taken exactly. */
-static T SFX(ce_one)(const fss_kernels *K, const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t t) {
-    T xt = x[t * xs];
-    T m = K->SFX(rmax)(x, n); /* x is contiguous here (xs == 1) or a gathered copy */
+static T SFX(ce_one)(const fss_kernels *K, const T *x, ptrdiff_t n, ptrdiff_t t) {
+    T xt = x[t];
+    T m = K->SFX(rmax)(x, n); /* a contiguous row, or a gathered copy of one */
     if (!isfinite(m)) {
         int has_nan;
         ptrdiff_t k;
@@ -230,6 +215,35 @@ static T SFX(ce_one)(const fss_kernels *K, const T *x, ptrdiff_t xs, ptrdiff_t n
     if (e != e) e = 0;                 /* d infinite: d alone is the answer */
     return (T)((L - d) - e);
 #endif
+}
+
+typedef struct {
+    const fss_kernels *K;
+    const T *x;
+    const int64_t *target;
+    T *loss;
+    ptrdiff_t n, inner;
+    const ptrdiff_t *xstride, *tstride, *lstride;
+    int64_t ignore_index;
+} SFX(ce_job);
+
+/* Sample t: its loss, from the row in place or gathered into the thread's scratch row. */
+static void SFX(ce_task)(void *ctx, ptrdiff_t s, void *scratch) {
+    const SFX(ce_job) *j = (const SFX(ce_job) *)ctx;
+    ptrdiff_t o = s / j->inner, i = s % j->inner;
+    int64_t t = j->target[o * j->tstride[0] + i * j->tstride[1]];
+    T *l = j->loss + o * j->lstride[0] + i * j->lstride[1];
+    if (t == j->ignore_index) { /* never FASTSOFTMAX_NO_IGNORE: rejected before */
+        *l = 0;
+        return;
+    }
+    const T *xr = j->x + o * j->xstride[0] + i * j->xstride[2];
+    if (scratch) {
+        T *buf = (T *)scratch;
+        for (ptrdiff_t k = 0; k < j->n; k++) buf[k] = xr[k * j->xstride[1]];
+        xr = buf;
+    }
+    *l = SFX(ce_one)(j->K, xr, j->n, (ptrdiff_t)t);
 }
 
 static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdiff_t outer, ptrdiff_t n,
@@ -255,37 +269,10 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
                 return FASTSOFTMAX_EINDEX;
             }
         }
-    const fss_kernels *K = fss_active_kernels();
+    SFX(ce_job) j = {fss_active_kernels(), x, target, loss, n, inner, xstride, tstride, lstride, ignore_index};
     const ptrdiff_t tasks = outer * inner;
-    const int contiguous = xstride[1] == 1;
     int status = FASTSOFTMAX_OK;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(fss_threads(nthreads, outer * n * inner, tasks)) if (outer * n * inner >= 2 * FSS_MIN_ELEMS_PER_THREAD)
-#else
-    (void)nthreads;
-#endif
-    {
-        T *buf = !contiguous && n > 0 ? (T *)fss_scratch((size_t)n * sizeof(T), &status) : NULL;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (ptrdiff_t s = 0; s < tasks; s++) {
-            ptrdiff_t o = s / inner, i = s % inner;
-            int64_t t = target[o * tstride[0] + i * tstride[1]];
-            T *l = loss + o * lstride[0] + i * lstride[1];
-            if (t == ignore_index) { /* never FASTSOFTMAX_NO_IGNORE: rejected above */
-                *l = 0;
-                continue;
-            }
-            const T *xr = x + o * xstride[0] + i * xstride[2];
-            if (contiguous) {
-                *l = SFX(ce_one)(K, xr, 1, n, (ptrdiff_t)t);
-            } else if (buf) {
-                for (ptrdiff_t j = 0; j < n; j++) buf[j] = xr[j * xstride[1]];
-                *l = SFX(ce_one)(K, buf, 1, n, (ptrdiff_t)t);
-            }
-        }
-        free(buf);
-    }
+    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks,
+                  xstride[1] != 1 ? (size_t)n * sizeof(T) : 0, SFX(ce_task), &j, &status);
     return status;
 }
