@@ -104,6 +104,88 @@ int fastsoftmax_cross_entropy_rows_f32(const float *x, const int64_t *target, fl
 int fastsoftmax_cross_entropy_rows_f64(const double *x, const int64_t *target, double *loss, ptrdiff_t rows,
                                        ptrdiff_t n, int64_t ignore_index, ptrdiff_t *bad_sample, int nthreads);
 
+/*
+ * Masked and scaled forms: the operation on scale * x over the entries where `where` is nonzero.
+ * where: a byte mask (NumPy bool) with its own element strides wstride[3] over the same (outer, n,
+ * inner) view (strides may be 0, i.e. broadcast), or NULL to keep every entry.  Masked-out entries are
+ * absent: softmax writes exactly 0 there and log_softmax -inf, whatever they hold; a slice with no
+ * entry kept gives 0 / -inf / -inf; the special-value rules apply to the kept entries.
+ * scale: finite and > 0 (else FASTSOFTMAX_EINVAL); s * (x - max) is carried exactly, so the result has
+ * the accuracy of the plain operation applied to the exact products scale * x.
+ * With where == NULL and scale == 1 these are the plain functions.  The mask must not overlap y.
+ */
+int fastsoftmax_softmax_ex_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                               const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
+                               const ptrdiff_t wstride[3], float scale, int nthreads);
+int fastsoftmax_log_softmax_ex_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                   const ptrdiff_t xstride[3], const ptrdiff_t ystride[3],
+                                   const unsigned char *where, const ptrdiff_t wstride[3], float scale,
+                                   int nthreads);
+int fastsoftmax_logsumexp_ex_f32(const float *x, float *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                 const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
+                                 const ptrdiff_t wstride[3], float scale, int nthreads);
+int fastsoftmax_softmax_ex_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                               const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
+                               const ptrdiff_t wstride[3], double scale, int nthreads);
+int fastsoftmax_log_softmax_ex_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                   const ptrdiff_t xstride[3], const ptrdiff_t ystride[3],
+                                   const unsigned char *where, const ptrdiff_t wstride[3], double scale,
+                                   int nthreads);
+int fastsoftmax_logsumexp_ex_f64(const double *x, double *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                 const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
+                                 const ptrdiff_t wstride[3], double scale, int nthreads);
+
+/*
+ * Cross-entropy, general form, per sample (o, i) of the (outer, n, inner) logits x:
+ *   loss = sum_c a_c * (-log_softmax(x)_c), a zero a_c contributing exactly 0 (as xlogy),
+ * with class indices `target` (tstride over (outer, inner); prob == NULL):
+ *   a_c = (1 - eps) * w[t] * [c == t] + (eps / n) * w[c]            (PyTorch's label smoothing)
+ * or probabilities `prob` (pstride over (outer, n, inner); target == NULL):
+ *   a_c = w[c] * ((1 - eps) * prob_c + eps / n),
+ * w = weight[0..n) (contiguous) or all ones when weight == NULL, eps = label_smoothing in [0, 1].
+ * Samples whose target equals ignore_index (never with FASTSOFTMAX_NO_IGNORE) get loss 0 and, if grad
+ * is not NULL, a zero gradient; other targets outside [0, n) return FASTSOFTMAX_EINDEX as below.
+ * grad (optional, strides gstride over (outer, n, inner)): grad_scale * (sum(a) * softmax(x) - a), the
+ * gradient of grad_scale * loss.  loss, grad, x, target and prob must not overlap.
+ */
+int fastsoftmax_cross_entropy_ex_f32(const float *x, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                     const ptrdiff_t xstride[3], const int64_t *target, const ptrdiff_t tstride[2],
+                                     const float *prob, const ptrdiff_t pstride[3], const float *weight,
+                                     int64_t ignore_index, double label_smoothing, float *loss,
+                                     const ptrdiff_t lstride[2], float *grad, const ptrdiff_t gstride[3],
+                                     double grad_scale, ptrdiff_t *bad_sample, int nthreads);
+int fastsoftmax_cross_entropy_ex_f64(const double *x, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                     const ptrdiff_t xstride[3], const int64_t *target, const ptrdiff_t tstride[2],
+                                     const double *prob, const ptrdiff_t pstride[3], const double *weight,
+                                     int64_t ignore_index, double label_smoothing, double *loss,
+                                     const ptrdiff_t lstride[2], double *grad, const ptrdiff_t gstride[3],
+                                     double grad_scale, ptrdiff_t *bad_sample, int nthreads);
+
+/*
+ * Backward passes over (outer, n, inner) views, y being the forward output:
+ *   softmax:      dx = y * (dy - sum(dy * y))      log_softmax:  dx = dy - exp(y) * sum(dy)
+ * dx may be dy or y (the same view) and must not otherwise overlap them.
+ */
+int fastsoftmax_softmax_backward_f32(const float *dy, const float *y, float *dx, ptrdiff_t outer, ptrdiff_t n,
+                                     ptrdiff_t inner, const ptrdiff_t dystride[3], const ptrdiff_t ystride[3],
+                                     const ptrdiff_t dxstride[3], int nthreads);
+int fastsoftmax_log_softmax_backward_f32(const float *dy, const float *y, float *dx, ptrdiff_t outer, ptrdiff_t n,
+                                         ptrdiff_t inner, const ptrdiff_t dystride[3], const ptrdiff_t ystride[3],
+                                         const ptrdiff_t dxstride[3], int nthreads);
+int fastsoftmax_softmax_backward_f64(const double *dy, const double *y, double *dx, ptrdiff_t outer, ptrdiff_t n,
+                                     ptrdiff_t inner, const ptrdiff_t dystride[3], const ptrdiff_t ystride[3],
+                                     const ptrdiff_t dxstride[3], int nthreads);
+int fastsoftmax_log_softmax_backward_f64(const double *dy, const double *y, double *dx, ptrdiff_t outer,
+                                         ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t dystride[3],
+                                         const ptrdiff_t ystride[3], const ptrdiff_t dxstride[3], int nthreads);
+
+/* Elementwise over n contiguous elements (y may be x): sigmoid(x) = 1 / (1 + exp(-x)) and
+ * log_sigmoid(x) = log(sigmoid(x)), stable for every input (log_sigmoid(-1000) = -1000). */
+int fastsoftmax_sigmoid_f32(const float *x, float *y, ptrdiff_t n, int nthreads);
+int fastsoftmax_log_sigmoid_f32(const float *x, float *y, ptrdiff_t n, int nthreads);
+int fastsoftmax_sigmoid_f64(const double *x, double *y, ptrdiff_t n, int nthreads);
+int fastsoftmax_log_sigmoid_f64(const double *x, double *y, ptrdiff_t n, int nthreads);
+
 /* ISA: "scalar", "avx2", "avx512" (x86-64) or "neon" (AArch64). */
 const char *fastsoftmax_isa(void);                   /* the ISA the next call will use */
 int fastsoftmax_isa_available(const char *name);     /* 1 if compiled in and supported by CPU and OS */

@@ -1,8 +1,10 @@
 """fastsoftmax: fast, exact softmax, log_softmax and logsumexp for NumPy arrays on the CPU.
 
-A drop-in for ``scipy.special.softmax`` / ``log_softmax`` / ``logsumexp``: SIMD kernels (AVX-512,
-AVX2+FMA, NEON, scalar) chosen at import by CPUID, OpenMP over independent slices, and results within
-4 units in the last place of a float64 reference (see the README for the exact contract).
+A drop-in for ``scipy.special.softmax`` / ``log_softmax`` / ``logsumexp`` (with masks and a scale), plus
+the rest of a classifier's path: a fused ``cross_entropy`` (and its gradient), the backward passes of
+softmax and log_softmax, and ``sigmoid`` / ``log_sigmoid``.  SIMD kernels (AVX-512, AVX2+FMA, NEON,
+scalar) chosen at import by CPUID, OpenMP over independent slices, and results within 4 units in the
+last place of a float64 reference (see the README for the exact contract).
 
 Environment, read once at import:
     FASTSOFTMAX_MAX_ISA      cap the instruction set: scalar < avx2 < avx512 (x86-64), scalar < neon
@@ -12,17 +14,19 @@ import operator
 import os
 
 from . import _core
-from ._api import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, _apply
+from ._api import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, _apply, _backward, _elementwise
+from ._loss import cross_entropy, cross_entropy_with_grad
 
 __version__ = "0.1.0"
 _MAX_THREADS = 4096
 __all__ = [
-    "softmax", "log_softmax", "logsumexp", "get_num_threads", "set_num_threads", "get_isa",
+    "softmax", "log_softmax", "logsumexp", "cross_entropy", "cross_entropy_with_grad", "softmax_backward",
+    "log_softmax_backward", "sigmoid", "log_sigmoid", "get_num_threads", "set_num_threads", "get_isa",
     "available_isas", "show_config", "__version__",
 ]
 
 
-def softmax(x, axis=-1, *, out=None):
+def softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
     """Softmax of x over axis: exp(x - max) / sum(exp(x - max)) along each slice.
 
     Parameters
@@ -35,40 +39,93 @@ def softmax(x, axis=-1, *, out=None):
         slice.
     out : ndarray, optional
         Array of the result's shape and dtype (any strides) to write into; may be x itself.
+    where : array_like of bool, optional
+        Broadcastable to x; True keeps an entry.  Masked-out entries are absent whatever they hold:
+        the result is exactly 0 there, and a slice with nothing kept is 0 everywhere.  The mask is
+        never expanded to x's shape.
+    scale : float, default 1.0
+        Compute softmax(scale * x), fused (temperature: 1 / T; attention: 1 / sqrt(d)).  Rounded once
+        to x's dtype; finite and > 0.  The product is carried exactly, so the bound below holds for
+        the exact scale * x.
 
     Returns
     -------
     ndarray
         ``out`` if given.  Each slice sums to 1 within rounding.  A slice with a NaN is all NaN; a slice
-        of -inf only is NaN; k entries of +inf share 1/k; -inf among finite entries gives exactly 0.
+        of -inf only is NaN; k entries of +inf share 1/k; -inf among finite entries gives exactly 0
+        (with ``where``, these rules apply to the kept entries).
         Float32 results are within 4 * 2**-23 relative error of a float64 reference (absolute 2**-126
         below 2**-126); float64 within 4 * 2**-52 (absolute 2**-1022 below 2**-1022).
     """
-    r = _core.fast(SOFTMAX, x, axis, out)
-    return _apply(SOFTMAX, x, axis, out) if r is None else r
+    if where is None and scale == 1:
+        r = _core.fast(SOFTMAX, x, axis, out)
+        if r is not None:
+            return r
+    return _apply(SOFTMAX, x, axis, out, where=where, scale=scale)
 
 
-def log_softmax(x, axis=-1, *, out=None):
+def log_softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
     """Log of the softmax of x over axis: x - max - log(sum(exp(x - max))), computed without forming
     the softmax (no log of an underflowed 0).
 
-    Arguments as for :func:`softmax`.  Absolute error at most 4 * 2**-23 * max(1, |result|) in float32
-    (2**-52 in float64); -inf only where the exact value lies below the float range.  A slice with a
-    NaN, or of -inf only, is NaN; with k entries of +inf those give -log(k) and the others -inf.
+    Arguments as for :func:`softmax` (masked-out entries give -inf).  Absolute error at most
+    4 * 2**-23 * max(1, |result|) in float32 (2**-52 in float64); -inf only where the exact value lies
+    below the float range.  A slice with a NaN, or of -inf only, is NaN; with k entries of +inf those
+    give -log(k) and the others -inf; a slice with nothing kept is -inf.
     """
-    r = _core.fast(LOG_SOFTMAX, x, axis, out)
-    return _apply(LOG_SOFTMAX, x, axis, out) if r is None else r
+    if where is None and scale == 1:
+        r = _core.fast(LOG_SOFTMAX, x, axis, out)
+        if r is not None:
+            return r
+    return _apply(LOG_SOFTMAX, x, axis, out, where=where, scale=scale)
 
 
-def logsumexp(x, axis=-1, *, keepdims=False, out=None):
+def logsumexp(x, axis=-1, *, keepdims=False, out=None, where=None, scale=1.0):
     """log(sum(exp(x))) over axis, as max + log(sum(exp(x - max))): never overflows for finite x.
 
     Arguments as for :func:`softmax`; ``keepdims`` keeps the reduced axes with length 1.  A size-0
-    axis gives -inf; a slice with a NaN gives NaN; all -inf gives -inf; any +inf gives +inf.  A 0-d
-    result without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
+    axis, or a slice with nothing kept by ``where``, gives -inf; a slice with a NaN gives NaN; all -inf
+    gives -inf; any +inf gives +inf.  With ``scale`` the result is logsumexp(scale * x).  A 0-d result
+    without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
     """
-    r = _core.fast(LOGSUMEXP, x, axis, out, keepdims)
-    return _apply(LOGSUMEXP, x, axis, out, keepdims) if r is None else r
+    if where is None and scale == 1:
+        r = _core.fast(LOGSUMEXP, x, axis, out, keepdims)
+        if r is not None:
+            return r
+    return _apply(LOGSUMEXP, x, axis, out, keepdims, where=where, scale=scale)
+
+
+def softmax_backward(dy, y, axis=-1, *, out=None):
+    """The gradient through softmax: ``y * (dy - sum(dy * y, axis))``, with y = softmax(x, axis) the
+    forward output and dy the gradient of the loss with respect to y.
+
+    dy and y have one shape; float32 / float64 (others as in :func:`softmax`).  ``axis`` as in the
+    forward function.  ``out`` may be dy or y.  Each element's absolute error is within a few roundings
+    of |y| * (|dy| + sum(|dy * y|)).
+    """
+    return _backward(False, dy, y, axis, out, "softmax_backward")
+
+
+def log_softmax_backward(dy, y, axis=-1, *, out=None):
+    """The gradient through log_softmax: ``dy - exp(y) * sum(dy, axis)``, with y = log_softmax(x, axis)
+    the forward output.  Arguments as for :func:`softmax_backward`; absolute error within a few
+    roundings of |dy| + exp(y) * sum(|dy|)."""
+    return _backward(True, dy, y, axis, out, "log_softmax_backward")
+
+
+def sigmoid(x, *, out=None):
+    """The logistic function 1 / (1 + exp(-x)), elementwise (scipy.special.expit), computed from
+    exp(-|x|) so that nothing overflows.  Dtypes and ``out`` as for :func:`softmax`; relative error
+    within 4 * 2**-23 (float32) or 4 * 2**-52 (float64), results below the smallest normal number may
+    flush to 0.  A 0-d input gives a NumPy scalar."""
+    return _elementwise(False, x, out, "sigmoid")
+
+
+def log_sigmoid(x, *, out=None):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), elementwise (scipy.special.log_expit): stable
+    for every input (log_sigmoid(-1000) = -1000, log_sigmoid(40) = -4.2e-18, not 0).  Absolute error
+    at most 4 * 2**-23 * max(1, |result|) in float32 (2**-52 in float64)."""
+    return _elementwise(True, x, out, "log_sigmoid")
 
 
 def get_num_threads():

@@ -121,10 +121,67 @@ def _check_out(out, shape, dtype, fname):
         raise ValueError(f"{fname}: out is read-only")
 
 
-def _apply(op, x, axis, out, keepdims=False):
+def _check_scale(scale, dtype, fname):
+    """scale rounded to dtype; ValueError unless finite and > 0 (after rounding)."""
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        raise TypeError(f"{fname}: scale must be a real number, not {type(scale).__name__}") from None
+    with np.errstate(over="ignore", under="ignore"):
+        rounded = dtype.type(value)
+    if not (math.isfinite(rounded) and rounded > 0):
+        raise ValueError(f"{fname}: scale must be finite and > 0 in {dtype}, got {scale!r}")
+    return rounded
+
+
+def _check_where(where, shape, fname):
+    """The mask broadcast (as a view, never copied) to shape."""
+    m = np.asarray(where)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{fname}: where must be a boolean array, not {m.dtype}")
+    try:
+        return np.broadcast_to(m, shape)
+    except ValueError:
+        raise ValueError(f"{fname}: where of shape {m.shape} does not broadcast to {shape}") from None
+
+
+def _mask_blocks(mask, perm, lead, shape3, x3, y3):
+    """Yield (x block, y block, mask block) 3-D views covering the problem.
+
+    The broadcast mask, transposed like x, is viewed as (outer, n, inner) when its strides allow.  When
+    not (e.g. a (S, S) mask under (B, H, S, S) scores), the first k of the `lead` outer axes are looped
+    over here, with the fewest such blocks that make the rest a view, so the mask is never expanded.
+    Only when the mask's reduced and inner axes themselves cannot merge is one block of it (n * inner
+    elements) copied at a time."""
+    mt = mask.transpose(perm)
+    whole = _view3(mt, tuple(range(mt.ndim)), shape3)
+    if whole is not None:
+        yield x3, y3, whole
+        return
+    tshape = mt.shape
+    for k in range(1, lead + 1):
+        nblk = math.prod(tshape[:k])
+        sub = (shape3[0] // nblk, shape3[1], shape3[2])
+        if k < lead and _view3(mt[(0,) * k], tuple(range(mt.ndim - k)), sub) is None:
+            continue
+        x4 = x3.reshape((nblk,) + sub)
+        y4 = y3.reshape((nblk, sub[0], y3.shape[1], sub[2]))
+        for j in range(nblk):
+            blk = mt[np.unravel_index(j, tshape[:k])]
+            mv = _view3(blk, tuple(range(blk.ndim)), sub)
+            yield x4[j], y4[j], mv if mv is not None else np.ascontiguousarray(blk).reshape(sub)
+        return
+    yield x3, y3, np.ascontiguousarray(mt).reshape(shape3)  # no outer axis to loop over
+
+
+def _apply(op, x, axis, out, keepdims=False, where=None, scale=1.0):
     fname = _NAMES[op]
     a, rdtype = _prepare_input(x, fname)
     axes = _axes(axis, a.ndim)
+    options = where is not None or scale != 1
+    if options:
+        scale = _check_scale(scale, a.dtype, fname)
+        mask = _check_where(where, a.shape, fname) if where is not None else None
     keep_shape = tuple(1 if i in axes else s for i, s in enumerate(a.shape))
     if op == LOGSUMEXP:
         rshape = keep_shape if keepdims else tuple(s for i, s in enumerate(a.shape) if i not in axes)
@@ -148,18 +205,32 @@ def _apply(op, x, axis, out, keepdims=False):
     if y3 is None:
         y3 = np.empty(y_shape3, dtype=a.dtype)
 
-    if x3.size and y3.size:
+    if not y3.size:
+        pass
+    elif options:
+        if mask is None:
+            _core.run_ex(op, x3, y3, None, scale)
+        else:
+            lead = min((perm.index(i) for i in axes), default=len(perm))
+            for xb, yb, mb in _mask_blocks(mask, perm, lead, shape3, x3, y3):
+                if yb.size:
+                    _core.run_ex(op, xb, yb, mb, scale)
+    elif x3.size:
         _core.run(op, x3, y3)
-    elif y3.size:  # logsumexp over a size-0 axis
+    else:  # logsumexp over a size-0 axis
         y3.fill(-np.inf)
+    return _finish(y3, perm, full_shape, out, rdtype, rshape if op == LOGSUMEXP and not keepdims else None)
 
-    # The computed values as an array of the keepdims shape, in the caller's axis order.
+
+def _finish(y3, perm, full_shape, out, rdtype, reshape_to=None):
+    """The computed 3-D result as the caller's array: transposed back to the caller's axis order,
+    reshaped (logsumexp without keepdims), converted to the result dtype, or copied into out."""
     tshape = tuple(full_shape[p] for p in perm)
     result = y3.reshape(tshape)
     if perm != tuple(range(len(perm))):
         result = result.transpose([perm.index(i) for i in range(len(perm))])
-    if op == LOGSUMEXP and not keepdims:
-        result = result.reshape(rshape)
+    if reshape_to is not None:
+        result = result.reshape(reshape_to)
     if out is not None:
         if not _core.same_view(result, out):
             with np.errstate(over="ignore"):  # float16: an overflow to inf is the right answer
@@ -168,6 +239,76 @@ def _apply(op, x, axis, out, keepdims=False):
     if result.dtype != rdtype:
         with np.errstate(over="ignore"):
             result = result.astype(rdtype)
-    if op == LOGSUMEXP and result.ndim == 0:
+    if reshape_to is not None and result.ndim == 0:
         return result[()]
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Backward passes and the elementwise sigmoid family
+
+
+def _backward(log, dy, y, axis, out, fname):
+    dy_a, rdtype = _prepare_input(dy, fname)
+    y_a, ydtype = _prepare_input(y, fname)
+    if dy_a.shape != y_a.shape:
+        raise ValueError(f"{fname}: dy has shape {dy_a.shape} but y has shape {y_a.shape}")
+    rdtype = np.result_type(rdtype, ydtype)
+    work = np.result_type(dy_a.dtype, y_a.dtype)
+    dy_a = dy_a.astype(work, copy=False)
+    y_a = y_a.astype(work, copy=False)
+    axes = _axes(axis, dy_a.ndim)
+    if out is not None:
+        _check_out(out, dy_a.shape, rdtype, fname)
+    perm, shape3, dy3 = _plan(dy_a, axes)
+    y3 = _view3(y_a, perm, shape3)
+    if y3 is None:
+        y3 = np.ascontiguousarray(y_a.transpose(perm)).reshape(shape3)
+    dx3 = None
+    if out is not None and rdtype == work:
+        dx3 = _view3(out, perm, shape3)
+        if dx3 is not None:
+            for src, src3 in ((dy_a, dy3), (y_a, y3)):
+                if np.may_share_memory(src, out) and not _core.same_view(src3, dx3):
+                    dx3 = None
+                    break
+    if dx3 is None:
+        dx3 = np.empty(shape3, dtype=work)
+    if dx3.size:
+        _core.backward(log, dy3, y3, dx3)
+    return _finish(dx3, perm, dy_a.shape, out, rdtype)
+
+
+def _elementwise(log, x, out, fname):
+    a, rdtype = _prepare_input(x, fname)
+    if out is not None:
+        _check_out(out, a.shape, rdtype, fname)
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        flat = a.ravel(order="K")  # a view: memory order
+        if out is not None and rdtype == a.dtype and (
+                (a.flags.c_contiguous and out.flags.c_contiguous)
+                or (a.flags.f_contiguous and out.flags.f_contiguous)) and (
+                not np.may_share_memory(a, out) or _core.same_view(a, out)):
+            _core.elementwise(log, flat, out.ravel(order="K"))
+            return out
+        y = np.empty_like(a, order="K")
+        _core.elementwise(log, flat, y.ravel(order="K"))
+    else:
+        # Strided input: NumPy's iterator hands over buffer-sized pieces (never a full-size copy).
+        y = np.empty_like(a, order="K")
+        it = np.nditer([a, y], flags=["external_loop", "buffered", "zerosize_ok"],
+                       op_flags=[["readonly"], ["writeonly"]], buffersize=1 << 13, order="K")
+        with it:
+            for xb, yb in it:
+                xc = np.ascontiguousarray(xb)
+                yc = yb if yb.flags.c_contiguous else np.empty_like(xc)
+                _core.elementwise(log, xc, yc)
+                if yc is not yb:
+                    yb[...] = yc
+    if out is not None:
+        with np.errstate(over="ignore"):
+            np.copyto(out, y, casting="unsafe")
+        return out
+    if y.dtype != rdtype:
+        y = y.astype(rdtype)
+    return y[()] if y.ndim == 0 else y

@@ -6,6 +6,7 @@ kernel; shapes, axes, dtypes, layouts and ``out=`` are normalised in Python (fas
 """
 
 cimport numpy as cnp
+from libc.stdint cimport int64_t
 
 import numpy as np
 
@@ -27,6 +28,54 @@ cdef extern from "fastsoftmax.h" nogil:
                                     Py_ssize_t inner, const Py_ssize_t *xs, const Py_ssize_t *ys, int nt)
     int fastsoftmax_logsumexp_f64(const double *x, double *y, Py_ssize_t outer, Py_ssize_t n,
                                   Py_ssize_t inner, const Py_ssize_t *xs, const Py_ssize_t *ys, int nt)
+    int FASTSOFTMAX_EINDEX
+    int64_t FASTSOFTMAX_NO_IGNORE
+    int fastsoftmax_softmax_ex_f32(const float *x, float *y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                                   const Py_ssize_t *xs, const Py_ssize_t *ys, const unsigned char *w,
+                                   const Py_ssize_t *ws, float scale, int nt)
+    int fastsoftmax_log_softmax_ex_f32(const float *x, float *y, Py_ssize_t outer, Py_ssize_t n,
+                                       Py_ssize_t inner, const Py_ssize_t *xs, const Py_ssize_t *ys,
+                                       const unsigned char *w, const Py_ssize_t *ws, float scale, int nt)
+    int fastsoftmax_logsumexp_ex_f32(const float *x, float *y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                                     const Py_ssize_t *xs, const Py_ssize_t *ys, const unsigned char *w,
+                                     const Py_ssize_t *ws, float scale, int nt)
+    int fastsoftmax_softmax_ex_f64(const double *x, double *y, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                                   const Py_ssize_t *xs, const Py_ssize_t *ys, const unsigned char *w,
+                                   const Py_ssize_t *ws, double scale, int nt)
+    int fastsoftmax_log_softmax_ex_f64(const double *x, double *y, Py_ssize_t outer, Py_ssize_t n,
+                                       Py_ssize_t inner, const Py_ssize_t *xs, const Py_ssize_t *ys,
+                                       const unsigned char *w, const Py_ssize_t *ws, double scale, int nt)
+    int fastsoftmax_logsumexp_ex_f64(const double *x, double *y, Py_ssize_t outer, Py_ssize_t n,
+                                     Py_ssize_t inner, const Py_ssize_t *xs, const Py_ssize_t *ys,
+                                     const unsigned char *w, const Py_ssize_t *ws, double scale, int nt)
+    int fastsoftmax_cross_entropy_ex_f32(const float *x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                                         const Py_ssize_t *xs, const int64_t *target, const Py_ssize_t *ts,
+                                         const float *prob, const Py_ssize_t *ps, const float *weight,
+                                         int64_t ignore_index, double eps, float *loss, const Py_ssize_t *ls,
+                                         float *grad, const Py_ssize_t *gs, double grad_scale,
+                                         Py_ssize_t *bad, int nt)
+    int fastsoftmax_cross_entropy_ex_f64(const double *x, Py_ssize_t outer, Py_ssize_t n, Py_ssize_t inner,
+                                         const Py_ssize_t *xs, const int64_t *target, const Py_ssize_t *ts,
+                                         const double *prob, const Py_ssize_t *ps, const double *weight,
+                                         int64_t ignore_index, double eps, double *loss, const Py_ssize_t *ls,
+                                         double *grad, const Py_ssize_t *gs, double grad_scale,
+                                         Py_ssize_t *bad, int nt)
+    int fastsoftmax_softmax_backward_f32(const float *dy, const float *y, float *dx, Py_ssize_t outer,
+                                         Py_ssize_t n, Py_ssize_t inner, const Py_ssize_t *dys,
+                                         const Py_ssize_t *ys, const Py_ssize_t *dxs, int nt)
+    int fastsoftmax_log_softmax_backward_f32(const float *dy, const float *y, float *dx, Py_ssize_t outer,
+                                             Py_ssize_t n, Py_ssize_t inner, const Py_ssize_t *dys,
+                                             const Py_ssize_t *ys, const Py_ssize_t *dxs, int nt)
+    int fastsoftmax_softmax_backward_f64(const double *dy, const double *y, double *dx, Py_ssize_t outer,
+                                         Py_ssize_t n, Py_ssize_t inner, const Py_ssize_t *dys,
+                                         const Py_ssize_t *ys, const Py_ssize_t *dxs, int nt)
+    int fastsoftmax_log_softmax_backward_f64(const double *dy, const double *y, double *dx, Py_ssize_t outer,
+                                             Py_ssize_t n, Py_ssize_t inner, const Py_ssize_t *dys,
+                                             const Py_ssize_t *ys, const Py_ssize_t *dxs, int nt)
+    int fastsoftmax_sigmoid_f32(const float *x, float *y, Py_ssize_t n, int nt)
+    int fastsoftmax_log_sigmoid_f32(const float *x, float *y, Py_ssize_t n, int nt)
+    int fastsoftmax_sigmoid_f64(const double *x, double *y, Py_ssize_t n, int nt)
+    int fastsoftmax_log_sigmoid_f64(const double *x, double *y, Py_ssize_t n, int nt)
     const char *fastsoftmax_isa()
     int fastsoftmax_isa_available(const char *name)
     int fastsoftmax_isa_compiled(const char *name)
@@ -98,6 +147,198 @@ def run(int op, cnp.ndarray x, cnp.ndarray y):
     cdef int status
     with nogil:
         status = _call(op, t, px, py, outer, n, inner, xs, ys)
+    _check(status)
+
+
+cdef void _estrides(cnp.ndarray a, Py_ssize_t *s):
+    """Strides of a in elements (the Python layer guarantees multiples of the item size)."""
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
+    cdef int k
+    for k in range(cnp.PyArray_NDIM(a)):
+        s[k] = cnp.PyArray_STRIDE(a, k) // item
+
+
+cdef int _float_type(cnp.ndarray a, int t, str name) except -1:
+    if cnp.PyArray_TYPE(a) != t:
+        raise TypeError(f"{name} must have the dtype of the logits / input")
+    return 0
+
+
+def run_ex(int op, cnp.ndarray x, cnp.ndarray y, where, double scale):
+    """run() with a mask (a bool 3-D view of x's shape, any strides incl. 0, or None) and a scale."""
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError("run_ex: x must be float32 or float64")
+    _float_type(y, t, "y")
+    if cnp.PyArray_NDIM(x) != 3 or cnp.PyArray_NDIM(y) != 3:
+        raise ValueError("run_ex: x and y must be 3-D")
+    cdef Py_ssize_t xs[3]
+    cdef Py_ssize_t ys[3]
+    cdef Py_ssize_t ws[3]
+    _estrides(x, xs)
+    _estrides(y, ys)
+    cdef const unsigned char *pw = NULL
+    cdef cnp.ndarray w
+    if where is not None:
+        w = <cnp.ndarray>where
+        if cnp.PyArray_TYPE(w) != cnp.NPY_BOOL or cnp.PyArray_NDIM(w) != 3:
+            raise TypeError("run_ex: where must be a 3-D bool array")
+        _estrides(w, ws)
+        pw = <const unsigned char *>cnp.PyArray_DATA(w)
+    cdef Py_ssize_t outer = cnp.PyArray_DIM(x, 0), n = cnp.PyArray_DIM(x, 1), inner = cnp.PyArray_DIM(x, 2)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef int status
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            if op == 0:
+                status = fastsoftmax_softmax_ex_f32(<const float *>px, <float *>py, outer, n, inner, xs, ys,
+                                                    pw, ws, <float>scale, 0)
+            elif op == 1:
+                status = fastsoftmax_log_softmax_ex_f32(<const float *>px, <float *>py, outer, n, inner, xs, ys,
+                                                        pw, ws, <float>scale, 0)
+            else:
+                status = fastsoftmax_logsumexp_ex_f32(<const float *>px, <float *>py, outer, n, inner, xs, ys,
+                                                      pw, ws, <float>scale, 0)
+        else:
+            if op == 0:
+                status = fastsoftmax_softmax_ex_f64(<const double *>px, <double *>py, outer, n, inner, xs, ys,
+                                                    pw, ws, scale, 0)
+            elif op == 1:
+                status = fastsoftmax_log_softmax_ex_f64(<const double *>px, <double *>py, outer, n, inner, xs,
+                                                        ys, pw, ws, scale, 0)
+            else:
+                status = fastsoftmax_logsumexp_ex_f64(<const double *>px, <double *>py, outer, n, inner, xs, ys,
+                                                      pw, ws, scale, 0)
+    _check(status)
+
+
+def cross_entropy(cnp.ndarray x, target, prob, weight, ignore_index, double eps, cnp.ndarray loss, grad,
+                  double grad_scale):
+    """Per-sample losses of the 3-D logits x (classes on axis 1) into the 2-D loss (outer, inner), and
+    the gradient into the 3-D grad if not None.  target: int64 2-D (outer, inner) or None; prob: 3-D of
+    x's dtype or None; weight: contiguous 1-D of x's dtype or None; ignore_index: int or None.
+    Returns -1, or the flat index of the first sample whose class index is out of range."""
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError("cross_entropy: x must be float32 or float64")
+    _float_type(loss, t, "loss")
+    cdef Py_ssize_t xs[3]
+    cdef Py_ssize_t ts[2]
+    cdef Py_ssize_t ps[3]
+    cdef Py_ssize_t ls[2]
+    cdef Py_ssize_t gs[3]
+    _estrides(x, xs)
+    _estrides(loss, ls)
+    cdef const int64_t *pt = NULL
+    cdef const void *pp = NULL
+    cdef const void *pwt = NULL
+    cdef void *pg = NULL
+    cdef cnp.ndarray a
+    if target is not None:
+        a = <cnp.ndarray>target
+        if cnp.PyArray_TYPE(a) != cnp.NPY_INT64:
+            raise TypeError("cross_entropy: target must be int64")
+        _estrides(a, ts)
+        pt = <const int64_t *>cnp.PyArray_DATA(a)
+    if prob is not None:
+        a = <cnp.ndarray>prob
+        _float_type(a, t, "prob")
+        _estrides(a, ps)
+        pp = cnp.PyArray_DATA(a)
+    if weight is not None:
+        a = <cnp.ndarray>weight
+        _float_type(a, t, "weight")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_SIZE(a) != cnp.PyArray_DIM(x, 1):
+            raise ValueError("cross_entropy: weight must be contiguous with one entry per class")
+        pwt = cnp.PyArray_DATA(a)
+    if grad is not None:
+        a = <cnp.ndarray>grad
+        _float_type(a, t, "grad")
+        _estrides(a, gs)
+        pg = cnp.PyArray_DATA(a)
+    cdef int64_t ign = FASTSOFTMAX_NO_IGNORE if ignore_index is None else <int64_t>ignore_index
+    cdef Py_ssize_t outer = cnp.PyArray_DIM(x, 0), n = cnp.PyArray_DIM(x, 1), inner = cnp.PyArray_DIM(x, 2)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *pl = cnp.PyArray_DATA(loss)
+    cdef Py_ssize_t bad = -1
+    cdef int status
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            status = fastsoftmax_cross_entropy_ex_f32(
+                <const float *>px, outer, n, inner, xs, pt, ts, <const float *>pp, ps, <const float *>pwt,
+                ign, eps, <float *>pl, ls, <float *>pg, gs, grad_scale, &bad, 0)
+        else:
+            status = fastsoftmax_cross_entropy_ex_f64(
+                <const double *>px, outer, n, inner, xs, pt, ts, <const double *>pp, ps, <const double *>pwt,
+                ign, eps, <double *>pl, ls, <double *>pg, gs, grad_scale, &bad, 0)
+    if status == FASTSOFTMAX_EINDEX:
+        return bad
+    _check(status)
+    return -1
+
+
+def backward(bint log, cnp.ndarray dy, cnp.ndarray y, cnp.ndarray dx):
+    """softmax (log False) or log_softmax (log True) backward over axis 1 of 3-D views of one dtype."""
+    cdef int t = cnp.PyArray_TYPE(dy)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError("backward: dy must be float32 or float64")
+    _float_type(y, t, "y")
+    _float_type(dx, t, "dx")
+    cdef Py_ssize_t dys[3]
+    cdef Py_ssize_t ys[3]
+    cdef Py_ssize_t dxs[3]
+    _estrides(dy, dys)
+    _estrides(y, ys)
+    _estrides(dx, dxs)
+    cdef Py_ssize_t outer = cnp.PyArray_DIM(dy, 0), n = cnp.PyArray_DIM(dy, 1), inner = cnp.PyArray_DIM(dy, 2)
+    cdef const void *pdy = cnp.PyArray_DATA(dy)
+    cdef const void *py = cnp.PyArray_DATA(y)
+    cdef void *pdx = cnp.PyArray_DATA(dx)
+    cdef int status
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            if log:
+                status = fastsoftmax_log_softmax_backward_f32(<const float *>pdy, <const float *>py, <float *>pdx,
+                                                              outer, n, inner, dys, ys, dxs, 0)
+            else:
+                status = fastsoftmax_softmax_backward_f32(<const float *>pdy, <const float *>py, <float *>pdx,
+                                                          outer, n, inner, dys, ys, dxs, 0)
+        else:
+            if log:
+                status = fastsoftmax_log_softmax_backward_f64(<const double *>pdy, <const double *>py,
+                                                              <double *>pdx, outer, n, inner, dys, ys, dxs, 0)
+            else:
+                status = fastsoftmax_softmax_backward_f64(<const double *>pdy, <const double *>py,
+                                                          <double *>pdx, outer, n, inner, dys, ys, dxs, 0)
+    _check(status)
+
+
+def elementwise(bint log, cnp.ndarray x, cnp.ndarray y):
+    """sigmoid (log False) or log_sigmoid (log True) of the C-contiguous x into y (same size and dtype;
+    y may be x)."""
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError("elementwise: x must be float32 or float64")
+    _float_type(y, t, "y")
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(x) or not cnp.PyArray_IS_C_CONTIGUOUS(y)
+            or cnp.PyArray_SIZE(x) != cnp.PyArray_SIZE(y)):
+        raise ValueError("elementwise: x and y must be C-contiguous of one size")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef int status
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            if log:
+                status = fastsoftmax_log_sigmoid_f32(<const float *>px, <float *>py, n, 0)
+            else:
+                status = fastsoftmax_sigmoid_f32(<const float *>px, <float *>py, n, 0)
+        else:
+            if log:
+                status = fastsoftmax_log_sigmoid_f64(<const double *>px, <double *>py, n, 0)
+            else:
+                status = fastsoftmax_sigmoid_f64(<const double *>px, <double *>py, n, 0)
     _check(status)
 
 

@@ -73,6 +73,15 @@ static int fss_views_ok(const void *x, const ptrdiff_t xd[3], const ptrdiff_t xs
     return 1;
 }
 
+/* Two views (dims all >= 1) touch no common byte. */
+static int fss_disjoint(const void *a, const ptrdiff_t ad[3], const ptrdiff_t as[3], size_t aitem, const void *b,
+                        const ptrdiff_t bd[3], const ptrdiff_t bs[3], size_t bitem) {
+    const char *alo, *ahi, *blo, *bhi;
+    fss_span(a, ad, as, aitem, &alo, &ahi);
+    fss_span(b, bd, bs, bitem, &blo, &bhi);
+    return ahi <= blo || bhi <= alo;
+}
+
 /* Threads for `work` elements in `tasks` independent tasks: the request (0: the library default), at
  * most one per FSS_MIN_ELEMS_PER_THREAD elements and one per task, at least one. */
 static int fss_threads(int nthreads, ptrdiff_t work, ptrdiff_t tasks) {
@@ -164,23 +173,65 @@ FSS_ROWS(softmax, double, f64, n)
 FSS_ROWS(log_softmax, double, f64, n)
 FSS_ROWS(logsumexp, double, f64, 1)
 
-#define FSS_CE(T, SFX)                                                                                  \
+#define FSS_EX(OPNAME, OP, T, SFX)                                                                     \
+    int fastsoftmax_##OPNAME##_ex_##SFX(const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,    \
+                                        const ptrdiff_t xstride[3], const ptrdiff_t ystride[3],             \
+                                        const unsigned char *where, const ptrdiff_t wstride[3], T scale,   \
+                                        int nthreads) {                                                     \
+        return run_ex_##SFX(OP, x, y, outer, n, inner, xstride, ystride, where, wstride, scale, nthreads); \
+    }
+FSS_EX(softmax, FSS_OP_SOFTMAX, float, f32)
+FSS_EX(log_softmax, FSS_OP_LOG_SOFTMAX, float, f32)
+FSS_EX(logsumexp, FSS_OP_LOGSUMEXP, float, f32)
+FSS_EX(softmax, FSS_OP_SOFTMAX, double, f64)
+FSS_EX(log_softmax, FSS_OP_LOG_SOFTMAX, double, f64)
+FSS_EX(logsumexp, FSS_OP_LOGSUMEXP, double, f64)
+
+#define FSS_MORE(T, SFX)                                                                                  \
+    int fastsoftmax_cross_entropy_ex_##SFX(                                                             \
+        const T *x, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t xstride[3],          \
+        const int64_t *target, const ptrdiff_t tstride[2], const T *prob, const ptrdiff_t pstride[3],   \
+        const T *weight, int64_t ignore_index, double label_smoothing, T *loss, const ptrdiff_t lstride[2], \
+        T *grad, const ptrdiff_t gstride[3], double grad_scale, ptrdiff_t *bad_sample, int nthreads) {  \
+        return cross_entropy_ex_##SFX(x, outer, n, inner, xstride, target, tstride, prob, pstride, weight, \
+                                      ignore_index, label_smoothing, loss, lstride, grad, gstride,      \
+                                      grad_scale, bad_sample, nthreads);                                \
+    }                                                                                                   \
     int fastsoftmax_cross_entropy_##SFX(const T *x, const int64_t *target, T *loss, ptrdiff_t outer,    \
                                         ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t xstride[3],       \
                                         const ptrdiff_t tstride[2], const ptrdiff_t lstride[2],         \
                                         int64_t ignore_index, ptrdiff_t *bad_sample, int nthreads) {    \
-        return cross_entropy_##SFX(x, target, loss, outer, n, inner, xstride, tstride, lstride,          \
-                                   ignore_index, bad_sample, nthreads);                                 \
+        return cross_entropy_ex_##SFX(x, outer, n, inner, xstride, target, tstride, NULL, NULL, NULL,    \
+                                      ignore_index, 0.0, loss, lstride, NULL, NULL, 1.0, bad_sample,    \
+                                      nthreads);                                                        \
     }                                                                                                   \
     int fastsoftmax_cross_entropy_rows_##SFX(const T *x, const int64_t *target, T *loss, ptrdiff_t rows, \
                                              ptrdiff_t n, int64_t ignore_index, ptrdiff_t *bad_sample,   \
                                              int nthreads) {                                            \
         const ptrdiff_t xs[3] = {n, 1, 1}, ts[2] = {1, 1}, ls[2] = {1, 1};                              \
-        return cross_entropy_##SFX(x, target, loss, rows, n, 1, xs, ts, ls, ignore_index, bad_sample,   \
-                                   nthreads);                                                           \
+        return fastsoftmax_cross_entropy_##SFX(x, target, loss, rows, n, 1, xs, ts, ls, ignore_index,   \
+                                               bad_sample, nthreads);                                   \
+    }                                                                                                   \
+    int fastsoftmax_softmax_backward_##SFX(const T *dy, const T *y, T *dx, ptrdiff_t outer, ptrdiff_t n, \
+                                           ptrdiff_t inner, const ptrdiff_t dystride[3],                \
+                                           const ptrdiff_t ystride[3], const ptrdiff_t dxstride[3],     \
+                                           int nthreads) {                                              \
+        return backward_##SFX(0, dy, y, dx, outer, n, inner, dystride, ystride, dxstride, nthreads);    \
+    }                                                                                                   \
+    int fastsoftmax_log_softmax_backward_##SFX(const T *dy, const T *y, T *dx, ptrdiff_t outer,         \
+                                               ptrdiff_t n, ptrdiff_t inner, const ptrdiff_t dystride[3], \
+                                               const ptrdiff_t ystride[3], const ptrdiff_t dxstride[3], \
+                                               int nthreads) {                                          \
+        return backward_##SFX(1, dy, y, dx, outer, n, inner, dystride, ystride, dxstride, nthreads);    \
+    }                                                                                                   \
+    int fastsoftmax_sigmoid_##SFX(const T *x, T *y, ptrdiff_t n, int nthreads) {                        \
+        return elementwise_##SFX(0, x, y, n, nthreads);                                                 \
+    }                                                                                                   \
+    int fastsoftmax_log_sigmoid_##SFX(const T *x, T *y, ptrdiff_t n, int nthreads) {                    \
+        return elementwise_##SFX(1, x, y, n, nthreads);                                                 \
     }
-FSS_CE(float, f32)
-FSS_CE(double, f64)
+FSS_MORE(float, f32)
+FSS_MORE(double, f64)
 
 int fastsoftmax_exp_f32(const float *x, float *y, ptrdiff_t n) {
     if (n < 0 || (n > 0 && (!x || !y))) return FASTSOFTMAX_EINVAL;

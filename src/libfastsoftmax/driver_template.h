@@ -195,73 +195,236 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     return j.status;
 }
 
-/* Cross-entropy per sample: -log_softmax(x[o, :, i])[t], with x_t - m taken exactly. */
-static T SFX(ce_one)(const fss_kernels *K, const T *x, ptrdiff_t n, ptrdiff_t t) {
-    T xt = x[t];
-    T m = K->SFX(rmax)(x, n); /* a contiguous row, or a gathered copy of one */
-    if (!isfinite(m)) {
-        int has_nan;
-        ptrdiff_t k;
-        SFX(fss_special_count)(x, 1, n, &has_nan, &k);
-        if (has_nan || k == 0) return (T)NAN;
-        return xt == (T)INFINITY ? (T)log((double)k) : (T)INFINITY;
-    }
-    double L = log(K->SFX(sumexp)(x, n, m));
+/* ------------------------------------------------------------------------------------------------ */
+/* Masked and scaled calls: each slice on its own, gathered into the thread's scratch row when it is
+ * strided or masked (masked entries become -inf, i.e. absent), computed on scale * x, and scattered
+ * back with masked entries set to exactly 0 (softmax) or -inf (log_softmax).  The special-value rules
+ * then apply to the kept entries, and a slice with none kept gives 0 / -inf / -inf. */
+
+typedef struct {
+    int op;
+    const fss_kernels *K;
+    const T *x;
+    T *y;
+    const unsigned char *w; /* the mask, nonzero = keep; NULL: keep all */
+    ptrdiff_t n, inner, xs[3], ys[3], ws[3];
+    T scale;
+} SFX(opt_job);
+
+/* logsumexp of s * x from its max m and L = log(sum(exp(s (x - m)))): s m + L, with s m exact. */
+static T SFX(lse_scaled)(T m, T s, double L) {
 #if FSS_DRIVER_F32
-    return (T)(L - ((double)xt - (double)m)); /* exact difference in double */
+    return (T)((double)s * (double)m + L); /* the product of two floats is exact in double */
 #else
-    T d = xt - m, bv = d - xt;
-    T e = (xt - (d - bv)) + (-m - bv); /* d + e == xt - m exactly (TwoSum) */
-    if (e != e) e = 0;                 /* d infinite: d alone is the answer */
-    return (T)((L - d) - e);
+    double p = s * m, q = fma(s, m, -p);
+    return (T)(p + (q + L));
 #endif
 }
+
+static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
+    const SFX(opt_job) *j = (const SFX(opt_job) *)ctx;
+    const fss_kernels *K = j->K;
+    const int op = j->op;
+    const ptrdiff_t n = j->n, o = t / j->inner, i = t % j->inner;
+    const T *xr = j->x + o * j->xs[0] + i * j->xs[2];
+    T *yr = j->y + o * j->ys[0] + i * j->ys[2];
+    const unsigned char *wr = j->w ? j->w + o * j->ws[0] + i * j->ws[2] : NULL;
+    T *buf = (T *)scratch;
+    const T *src = xr;
+    if (wr || j->xs[1] != 1) {
+        for (ptrdiff_t k = 0; k < n; k++) buf[k] = (!wr || wr[k * j->ws[1]]) ? xr[k * j->xs[1]] : (T)-INFINITY;
+        src = buf;
+    }
+    T *dst = (op != FSS_OP_LOGSUMEXP && j->ys[1] == 1 && !wr) ? yr : buf;
+    const T m = K->SFX(rmax)(src, n), s = j->scale;
+    if (op == FSS_OP_LOGSUMEXP) {
+        *yr = isfinite(m) ? SFX(lse_scaled)(m, s, log(K->SFX(sumexp_s)(src, n, m, s)))
+                          : SFX(fss_special_logsumexp)(src, 1, n);
+        return;
+    }
+    if (!isfinite(m)) {
+        if (op == FSS_OP_SOFTMAX) SFX(fss_special_softmax)(src, 1, dst, 1, n);
+        else SFX(fss_special_log_softmax)(src, 1, dst, 1, n);
+    } else if (op == FSS_OP_SOFTMAX) {
+        K->SFX(scale)(dst, n, (T)(1.0 / K->SFX(expsum_s)(src, dst, n, m, s)));
+    } else {
+        K->SFX(logsub_s)(src, dst, n, m, s, log(K->SFX(sumexp_s)(src, n, m, s)));
+    }
+    if (dst == buf) {
+        const T absent = op == FSS_OP_SOFTMAX ? (T)0 : (T)-INFINITY;
+        for (ptrdiff_t k = 0; k < n; k++) yr[k * j->ys[1]] = (wr && !wr[k * j->ws[1]]) ? absent : buf[k];
+    }
+}
+
+static int SFX(run_ex)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                       const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
+                       const ptrdiff_t wstride[3], T scale, int nthreads) {
+    if (!(scale > 0) || !isfinite(scale) || (where && !wstride)) return FASTSOFTMAX_EINVAL;
+    if (!where && scale == 1) return SFX(run)(op, x, y, outer, n, inner, xstride, ystride, nthreads);
+    if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
+    if (outer == 0 || inner == 0 || (n == 0 && op != FSS_OP_LOGSUMEXP)) return FASTSOFTMAX_OK;
+    if (!y || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
+    const ptrdiff_t ny = op == FSS_OP_LOGSUMEXP ? 1 : n;
+    const ptrdiff_t xd[3] = {outer, n, inner}, yd[3] = {outer, ny, inner};
+    const ptrdiff_t yst[3] = {ystride[0], op == FSS_OP_LOGSUMEXP ? 0 : ystride[1], ystride[2]};
+    if (!fss_views_ok(x, xd, xstride, sizeof(T), y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    if (where && n > 0 && !fss_disjoint(where, xd, wstride, 1, y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    if (n == 0) { /* logsumexp of nothing */
+        for (ptrdiff_t o = 0; o < outer; o++)
+            for (ptrdiff_t i = 0; i < inner; i++) y[o * yst[0] + i * yst[2]] = (T)-INFINITY;
+        return FASTSOFTMAX_OK;
+    }
+    SFX(opt_job) j = {op, fss_active_kernels(), x, y, where, n, inner,
+                      {xstride[0], xstride[1], xstride[2]}, {yst[0], yst[1], yst[2]},
+                      {where ? wstride[0] : 0, where ? wstride[1] : 0, where ? wstride[2] : 0}, scale};
+    const ptrdiff_t tasks = outer * inner;
+    int status = FASTSOFTMAX_OK;
+    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, (size_t)n * sizeof(T), SFX(opt_task),
+                  &j, &status);
+    return status;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Cross-entropy.  Per sample, with class coefficients a_c and A = sum(a):
+ *   loss = sum_c a_c (L - x_c),  L = logsumexp(x),  a zero a_c contributing exactly 0 (xlogy);
+ *   grad = g (A softmax(x) - a).
+ * Class indices t: a_c = (1 - eps) w_t [c == t] + (eps / n) w_c (PyTorch's label smoothing);
+ * probabilities p: a_c = w_c ((1 - eps) p_c + eps / n).  Every L - x_c = (m - x_c) + log(s) is a sum
+ * of two non-negative terms, so the loss has no cancellation for non-negative coefficients. */
 
 typedef struct {
     const fss_kernels *K;
     const T *x;
-    const int64_t *target;
-    T *loss;
     ptrdiff_t n, inner;
-    const ptrdiff_t *xstride, *tstride, *lstride;
+    const ptrdiff_t *xs;
+    const int64_t *target; /* class indices, or NULL */
+    const ptrdiff_t *ts;
+    const T *prob; /* probabilities, or NULL */
+    const ptrdiff_t *ps;
+    const T *weight; /* n class weights, or NULL */
     int64_t ignore_index;
+    double eps, wsum; /* label smoothing; sum of the weights (n without) */
+    T *loss;
+    const ptrdiff_t *ls;
+    T *grad; /* or NULL */
+    const ptrdiff_t *gs;
+    double gscale;
 } SFX(ce_job);
 
-/* Sample t: its loss, from the row in place or gathered into the thread's scratch row. */
-static void SFX(ce_task)(void *ctx, ptrdiff_t s, void *scratch) {
-    const SFX(ce_job) *j = (const SFX(ce_job) *)ctx;
-    ptrdiff_t o = s / j->inner, i = s % j->inner;
-    int64_t t = j->target[o * j->tstride[0] + i * j->tstride[1]];
-    T *l = j->loss + o * j->lstride[0] + i * j->lstride[1];
-    if (t == j->ignore_index) { /* never FASTSOFTMAX_NO_IGNORE: rejected before */
-        *l = 0;
-        return;
-    }
-    const T *xr = j->x + o * j->xstride[0] + i * j->xstride[2];
-    if (scratch) {
-        T *buf = (T *)scratch;
-        for (ptrdiff_t k = 0; k < j->n; k++) buf[k] = xr[k * j->xstride[1]];
-        xr = buf;
-    }
-    *l = SFX(ce_one)(j->K, xr, j->n, (ptrdiff_t)t);
+/* -log_softmax(x)[t] = (m - x_t) + log(s), with m - x_t taken exactly. */
+static double SFX(nll)(T xt, T m, double logs) {
+#if FSS_DRIVER_F32
+    return logs - ((double)xt - (double)m); /* exact difference in double */
+#else
+    T d = xt - m, bv = d - xt;
+    T e = (xt - (d - bv)) + (-m - bv); /* d + e == xt - m exactly (TwoSum) */
+    if (e != e) e = 0;                 /* d infinite: d alone is the answer */
+    return (logs - d) - e;
+#endif
 }
 
-static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdiff_t outer, ptrdiff_t n,
-                              ptrdiff_t inner, const ptrdiff_t xstride[3], const ptrdiff_t tstride[2],
-                              const ptrdiff_t lstride[2], int64_t ignore_index, ptrdiff_t *bad_sample,
-                              int nthreads) {
-    if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !tstride || !lstride)
+static void SFX(ce_task)(void *ctx, ptrdiff_t smp, void *scratch) {
+    const SFX(ce_job) *j = (const SFX(ce_job) *)ctx;
+    const ptrdiff_t n = j->n, o = smp / j->inner, i = smp % j->inner;
+    T *lp = j->loss + o * j->ls[0] + i * j->ls[1];
+    T *g = j->grad ? j->grad + o * j->gs[0] + i * j->gs[2] : NULL;
+    const ptrdiff_t gstep = g ? j->gs[1] : 0;
+    const T *w = j->weight;
+    const double eps = j->eps, sm = eps / (double)n;
+    int64_t t = -1;
+    if (j->target) {
+        t = j->target[o * j->ts[0] + i * j->ts[1]];
+        if (t == j->ignore_index) { /* never FASTSOFTMAX_NO_IGNORE: rejected before */
+            *lp = 0;
+            for (ptrdiff_t c = 0; c < n && g; c++) g[c * gstep] = 0;
+            return;
+        }
+    }
+    const T *p = j->prob ? j->prob + o * j->ps[0] + i * j->ps[2] : NULL;
+    const ptrdiff_t pstep = p ? j->ps[1] : 0;
+    T *buf = (T *)scratch, *e = g ? (gstep == 1 ? g : buf + n) : NULL;
+    const T *xr = j->x + o * j->xs[0] + i * j->xs[2];
+    if (j->xs[1] != 1) {
+        for (ptrdiff_t c = 0; c < n; c++) buf[c] = xr[c * j->xs[1]];
+        xr = buf;
+    }
+#define FSS_COEF(c) \
+    (p ? (w ? (double)w[c] : 1.0) * ((1.0 - eps) * (double)p[(c) * pstep] + sm) \
+       : ((c) == t ? (1.0 - eps) * (w ? (double)w[t] : 1.0) : 0.0) + (eps > 0 ? sm * (w ? (double)w[c] : 1.0) : 0.0))
+    const T m = j->K->SFX(rmax)(xr, n);
+    double loss = 0, comp = 0, A = 0;
+    if (!p) A = (1.0 - eps) * (w ? (double)w[t] : 1.0) + sm * j->wsum;
+    if (isfinite(m)) {
+        const double s = e ? j->K->SFX(expsum)(xr, e, n, m) : j->K->SFX(sumexp)(xr, n, m), logs = log(s);
+        if (!p && eps == 0) {
+            loss = (w ? (double)w[t] : 1.0) * SFX(nll)(xr[t], m, logs);
+        } else {
+            for (ptrdiff_t c = 0; c < n; c++) { /* Neumaier's compensated sum of a_c (L - x_c) */
+                const double a = FSS_COEF(c), term = ((double)m - (double)xr[c]) + logs;
+                if (p) A += a;
+                if (a == 0 && term == term) continue; /* xlogy: 0 log 0 = 0, but NaN stays NaN */
+                const double v = a * term, tt = loss + v;
+                comp += fabs(loss) >= fabs(v) ? (loss - tt) + v : (v - tt) + loss;
+                loss = tt;
+            }
+        }
+        if (g) {
+            const double ga = j->gscale * A / s, gs = j->gscale;
+            for (ptrdiff_t c = 0; c < n; c++) e[c] = (T)(ga * (double)e[c] - gs * FSS_COEF(c));
+        }
+    } else { /* NaN, +inf or only -inf among the logits: log_softmax by the special-value rules */
+        int has_nan;
+        ptrdiff_t k;
+        SFX(fss_special_count)(xr, 1, n, &has_nan, &k);
+        const int undefined = has_nan || k == 0;
+        if (p)
+            for (ptrdiff_t c = 0; c < n; c++) A += FSS_COEF(c);
+        for (ptrdiff_t c = 0; c < n; c++) {
+            const int top = xr[c] == (T)INFINITY;
+            const double a = FSS_COEF(c), nl = undefined ? NAN : (top ? log((double)k) : INFINITY);
+            if (a != 0 || undefined) loss += a * nl;
+            if (e) e[c] = (T)(j->gscale * (A * (undefined ? NAN : (top ? 1.0 / (double)k : 0.0)) - a));
+        }
+    }
+#undef FSS_COEF
+    *lp = (T)(loss + comp);
+    if (g && e != g)
+        for (ptrdiff_t c = 0; c < n; c++) g[c * gstep] = e[c];
+}
+
+static int SFX(cross_entropy_ex)(const T *x, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                                 const ptrdiff_t xstride[3], const int64_t *target, const ptrdiff_t tstride[2],
+                                 const T *prob, const ptrdiff_t pstride[3], const T *weight,
+                                 int64_t ignore_index, double label_smoothing, T *loss,
+                                 const ptrdiff_t lstride[2], T *grad, const ptrdiff_t gstride[3],
+                                 double grad_scale, ptrdiff_t *bad_sample, int nthreads) {
+    if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !lstride ||
+        !(label_smoothing >= 0 && label_smoothing <= 1) || !isfinite(grad_scale))
         return FASTSOFTMAX_EINVAL;
     if (outer == 0 || inner == 0) return FASTSOFTMAX_OK;
-    if (!target || !loss || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
-    {
-        const ptrdiff_t xd[3] = {outer, n, inner}, ld[3] = {outer, 1, inner};
-        const ptrdiff_t lst[3] = {lstride[0], 0, lstride[1]};
-        if (!fss_views_ok(x, xd, xstride, sizeof(T), loss, ld, lst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    if (!loss || (n > 0 && !x) || !(target || prob) || (target && (prob || !tstride)) || (prob && !pstride) ||
+        (grad && !gstride))
+        return FASTSOFTMAX_EINVAL;
+    const ptrdiff_t xd[3] = {outer, n, inner}, ld[3] = {outer, 1, inner};
+    const ptrdiff_t lst[3] = {lstride[0], 0, lstride[1]};
+    if (!fss_views_ok(NULL, xd, xstride, sizeof(T), loss, ld, lst, sizeof(T)) ||
+        (n > 0 && !fss_disjoint(x, xd, xstride, sizeof(T), loss, ld, lst, sizeof(T))))
+        return FASTSOFTMAX_EINVAL;
+    if (target) {
         const ptrdiff_t tst[3] = {tstride[0], 0, tstride[1]};
-        if (!fss_views_ok(target, ld, tst, sizeof(int64_t), loss, ld, lst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+        if (!fss_disjoint(target, ld, tst, sizeof(int64_t), loss, ld, lst, sizeof(T))) return FASTSOFTMAX_EINVAL;
     }
-    for (ptrdiff_t o = 0; o < outer; o++)
+    if (n > 0 && prob && !fss_disjoint(prob, xd, pstride, sizeof(T), loss, ld, lst, sizeof(T)))
+        return FASTSOFTMAX_EINVAL;
+    if (grad && n > 0) {
+        if (!fss_views_ok(NULL, xd, xstride, sizeof(T), grad, xd, gstride, sizeof(T)) ||
+            !fss_disjoint(x, xd, xstride, sizeof(T), grad, xd, gstride, sizeof(T)) ||
+            !fss_disjoint(loss, ld, lst, sizeof(T), grad, xd, gstride, sizeof(T)) ||
+            (prob && !fss_disjoint(prob, xd, pstride, sizeof(T), grad, xd, gstride, sizeof(T))))
+            return FASTSOFTMAX_EINVAL;
+    }
+    if (prob && n == 0) return FASTSOFTMAX_EINVAL;
+    for (ptrdiff_t o = 0; target && o < outer; o++)
         for (ptrdiff_t i = 0; i < inner; i++) {
             int64_t t = target[o * tstride[0] + i * tstride[1]];
             if ((t != ignore_index || ignore_index == FASTSOFTMAX_NO_IGNORE) && (t < 0 || t >= (int64_t)n)) {
@@ -269,10 +432,106 @@ static int SFX(cross_entropy)(const T *x, const int64_t *target, T *loss, ptrdif
                 return FASTSOFTMAX_EINDEX;
             }
         }
-    SFX(ce_job) j = {fss_active_kernels(), x, target, loss, n, inner, xstride, tstride, lstride, ignore_index};
+    double wsum = 0;
+    for (ptrdiff_t c = 0; c < n; c++) wsum += weight ? (double)weight[c] : 1.0;
+    SFX(ce_job) j = {fss_active_kernels(), x, n, inner, xstride, target, tstride, prob, pstride, weight,
+                     ignore_index, label_smoothing, wsum, loss, lstride, grad, gstride, grad_scale};
+    const ptrdiff_t tasks = outer * inner;
+    const size_t scratch = (size_t)n * sizeof(T) * 2;
+    int status = FASTSOFTMAX_OK;
+    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, scratch, SFX(ce_task), &j, &status);
+    return status;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Backward of softmax (dx = y (dy - sum(dy y))) and log_softmax (dx = dy - exp(y) sum(dy)), slice by
+ * slice; strided slices are gathered into scratch (dy, y, dx: 3 n elements). */
+
+typedef struct {
+    int log;
+    const fss_kernels *K;
+    const T *dy, *y;
+    T *dx;
+    ptrdiff_t n, inner, dys[3], ys[3], dxs[3];
+} SFX(bwd_job);
+
+static void SFX(bwd_task)(void *ctx, ptrdiff_t t, void *scratch) {
+    const SFX(bwd_job) *j = (const SFX(bwd_job) *)ctx;
+    const fss_kernels *K = j->K;
+    const ptrdiff_t n = j->n, o = t / j->inner, i = t % j->inner;
+    const T *dy = j->dy + o * j->dys[0] + i * j->dys[2], *y = j->y + o * j->ys[0] + i * j->ys[2];
+    T *dx = j->dx + o * j->dxs[0] + i * j->dxs[2], *out = dx;
+    T *buf = (T *)scratch;
+    if (j->dys[1] != 1) {
+        for (ptrdiff_t k = 0; k < n; k++) buf[k] = dy[k * j->dys[1]];
+        dy = buf;
+    }
+    if (j->ys[1] != 1) {
+        for (ptrdiff_t k = 0; k < n; k++) buf[n + k] = y[k * j->ys[1]];
+        y = buf + n;
+    }
+    if (j->dxs[1] != 1) out = buf + 2 * n;
+    if (!j->log) {
+        K->SFX(softmax_bwd)(dy, y, out, n, (T)K->SFX(dot)(dy, y, n));
+    } else {
+        const double c = K->SFX(sum)(dy, n);
+        int in_range = 1; /* the SIMD exp takes arguments <= 0; any other y goes to libm */
+        for (ptrdiff_t k = 0; k < n; k++) in_range &= !(y[k] > 0);
+        if (in_range) K->SFX(log_softmax_bwd)(dy, y, out, n, (T)c);
+        else
+            for (ptrdiff_t k = 0; k < n; k++) out[k] = (T)((double)dy[k] - exp((double)y[k]) * (T)c);
+    }
+    if (out != dx)
+        for (ptrdiff_t k = 0; k < n; k++) dx[k * j->dxs[1]] = out[k];
+}
+
+static int SFX(backward)(int log, const T *dy, const T *y, T *dx, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
+                         const ptrdiff_t dystride[3], const ptrdiff_t ystride[3], const ptrdiff_t dxstride[3],
+                         int nthreads) {
+    if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !dystride || !ystride || !dxstride)
+        return FASTSOFTMAX_EINVAL;
+    if (outer == 0 || n == 0 || inner == 0) return FASTSOFTMAX_OK;
+    if (!dy || !y || !dx) return FASTSOFTMAX_EINVAL;
+    const ptrdiff_t d[3] = {outer, n, inner};
+    if (!fss_views_ok(dy, d, dystride, sizeof(T), dx, d, dxstride, sizeof(T)) ||
+        !fss_views_ok(y, d, ystride, sizeof(T), dx, d, dxstride, sizeof(T)))
+        return FASTSOFTMAX_EINVAL;
+    SFX(bwd_job) j = {log, fss_active_kernels(), dy, y, dx, n, inner,
+                      {dystride[0], dystride[1], dystride[2]}, {ystride[0], ystride[1], ystride[2]},
+                      {dxstride[0], dxstride[1], dxstride[2]}};
     const ptrdiff_t tasks = outer * inner;
     int status = FASTSOFTMAX_OK;
-    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks,
-                  xstride[1] != 1 ? (size_t)n * sizeof(T) : 0, SFX(ce_task), &j, &status);
+    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, (size_t)n * 3 * sizeof(T),
+                  SFX(bwd_task), &j, &status);
+    return status;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* sigmoid / log_sigmoid of n contiguous elements, in fixed blocks shared by the threads. */
+
+typedef struct {
+    int log;
+    const fss_kernels *K;
+    const T *x;
+    T *y;
+    ptrdiff_t n;
+} SFX(elem_job);
+
+static void SFX(elem_task)(void *ctx, ptrdiff_t t, void *scratch) {
+    const SFX(elem_job) *j = (const SFX(elem_job) *)ctx;
+    (void)scratch;
+    const ptrdiff_t i0 = t * FSS_CHUNK, len = j->n - i0 < FSS_CHUNK ? j->n - i0 : FSS_CHUNK;
+    if (j->log) j->K->SFX(log_sigmoid)(j->x + i0, j->y + i0, len);
+    else j->K->SFX(sigmoid)(j->x + i0, j->y + i0, len);
+}
+
+static int SFX(elementwise)(int log, const T *x, T *y, ptrdiff_t n, int nthreads) {
+    if (n < 0 || nthreads < 0 || (n > 0 && (!x || !y))) return FASTSOFTMAX_EINVAL;
+    if (n == 0) return FASTSOFTMAX_OK;
+    if (x != y && x < y + n && y < x + n) return FASTSOFTMAX_EINVAL; /* partial overlap */
+    SFX(elem_job) j = {log, fss_active_kernels(), x, y, n};
+    const ptrdiff_t tasks = (n + FSS_CHUNK - 1) / FSS_CHUNK;
+    int status = FASTSOFTMAX_OK;
+    fss_for_tasks(fss_threads(nthreads, n, tasks), tasks, 0, SFX(elem_task), &j, &status);
     return status;
 }

@@ -69,6 +69,29 @@ typedef struct fss_kernels {
     double (*expsum_f64)(const double *x, double *y, ptrdiff_t n, double m);
     void (*scale_f64)(double *y, ptrdiff_t n, double c);
     void (*logsub_f64)(const double *x, double *y, ptrdiff_t n, double m, double L);
+    /* The same on s * x, s > 0 finite (m is still the max of x): sum(exp(s (x - m))), also storing the
+     * terms (expsum_s); y = s (x - m) - L (logsub_s). */
+    double (*sumexp_s_f32)(const float *x, ptrdiff_t n, float m, float s);
+    double (*expsum_s_f32)(const float *x, float *y, ptrdiff_t n, float m, float s);
+    void (*logsub_s_f32)(const float *x, float *y, ptrdiff_t n, float m, float s, double L);
+    double (*sumexp_s_f64)(const double *x, ptrdiff_t n, double m, double s);
+    double (*expsum_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s);
+    void (*logsub_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s, double L);
+    /* Backward passes: sum(a b) and sum(a) in double; dx = y (dy - c) (softmax_bwd); dx = dy - exp(y) c
+     * for y <= 0 (log_softmax_bwd).  dx may be dy or y. */
+    double (*dot_f32)(const float *a, const float *b, ptrdiff_t n);
+    double (*sum_f32)(const float *a, ptrdiff_t n);
+    void (*softmax_bwd_f32)(const float *dy, const float *y, float *dx, ptrdiff_t n, float c);
+    void (*log_softmax_bwd_f32)(const float *dy, const float *y, float *dx, ptrdiff_t n, float c);
+    double (*dot_f64)(const double *a, const double *b, ptrdiff_t n);
+    double (*sum_f64)(const double *a, ptrdiff_t n);
+    void (*softmax_bwd_f64)(const double *dy, const double *y, double *dx, ptrdiff_t n, double c);
+    void (*log_softmax_bwd_f64)(const double *dy, const double *y, double *dx, ptrdiff_t n, double c);
+    /* Elementwise sigmoid and log_sigmoid; y may be x. */
+    void (*sigmoid_f32)(const float *x, float *y, ptrdiff_t n);
+    void (*log_sigmoid_f32)(const float *x, float *y, ptrdiff_t n);
+    void (*sigmoid_f64)(const double *x, double *y, ptrdiff_t n);
+    void (*log_sigmoid_f64)(const double *x, double *y, ptrdiff_t n);
     /* The bare exp approximation, y = exp(x), for x in [-87.3, 0] (f32) or [-708.3, 0] (f64).
      * Exposed for the accuracy tests. */
     void (*exp_f32)(const float *x, float *y, ptrdiff_t n);

@@ -30,6 +30,8 @@ static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }
 static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+static inline vf vf_fms_exact(vf a, vf b, vf p) { return vfmaq_f32(vnegq_f32(p), a, b); }
+static inline vf vf_div(vf a, vf b) { return vdivq_f32(a, b); }
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_round(vf v) { return vrndnq_f32(v); }
 static inline vf vf_ldexp(vf p, vf n) {
@@ -56,6 +58,8 @@ static inline vd vd_add(vd a, vd b) { return vaddq_f64(a, b); }
 static inline vd vd_sub(vd a, vd b) { return vsubq_f64(a, b); }
 static inline vd vd_mul(vd a, vd b) { return vmulq_f64(a, b); }
 static inline vd vd_fma(vd a, vd b, vd c) { return vfmaq_f64(c, a, b); }
+static inline vd vd_fms_exact(vd a, vd b, vd p) { return vfmaq_f64(vnegq_f64(p), a, b); }
+static inline vd vd_div(vd a, vd b) { return vdivq_f64(a, b); }
 static inline vd vd_max(vd a, vd b) { return vmaxq_f64(a, b); }
 static inline vd vd_round(vd v) { return vrndnq_f64(v); }
 static inline vd vd_ldexp(vd p, vd n) {

@@ -9,6 +9,8 @@
  *   v_loadn(p, k, fill) v_storen(p, k, v)  first k < W lanes; the other lanes read as `fill`
  *   v_set1 v_add v_sub v_mul           the obvious
  *   v_fma(a, b, c)                     a * b + c (fused where the ISA has it)
+ *   v_fms_exact(a, b, p)               a * b - p rounded once (always fused: the error of p = a * b)
+ *   v_div(a, b)                        a / b
  *   v_max(a, b)                        x86 MAXPS semantics: b where either operand is NaN
  *   v_round(v)                         to nearest, ties to even
  *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
@@ -99,13 +101,36 @@ static inline V SFX(exp_reduced)(V d, V e) {
     return VOP(zero_below)(VOP(ldexp)(p, n), d, thr);
 }
 
-/* exp(x - m) with x - m taken exactly: d + e == x - m (Knuth's TwoSum of x and -m). */
+/* d + e == x - m exactly (Knuth's TwoSum of x and -m); e is NaN where d is infinite. */
+FSS_INLINE void SFX(diff_exact)(V x, V m, V *d, V *e) {
+    *d = VOP(sub)(x, m);
+    V xh = VOP(add)(*d, m);  /* the part of x that reached d */
+    V mh = VOP(sub)(*d, xh); /* minus the part of m that reached d */
+    *e = VOP(sub)(VOP(sub)(x, xh), VOP(add)(m, mh));
+}
+
+/* exp(x - m) with x - m taken exactly. */
 static inline V SFX(expm)(V x, V m) {
-    V d = VOP(sub)(x, m);
-    V xh = VOP(add)(d, m);  /* the part of x that reached d */
-    V mh = VOP(sub)(d, xh); /* minus the part of m that reached d */
-    V e = VOP(sub)(VOP(sub)(x, xh), VOP(add)(m, mh));
+    V d, e;
+    SFX(diff_exact)(x, m, &d, &e);
     return SFX(exp_reduced)(d, e);
+}
+
+/* s (x - m) as p + q, exact up to the rounding of the small part q, for s > 0: with d + e == x - m,
+ * s d == p + (s d - p) exactly (one fused multiply-subtract).  Where d = -inf, p = -inf and q is NaN:
+ * callers must not let q reach such lanes (exp_reduced's zero_below keys on p). */
+FSS_INLINE void SFX(scaled_diff)(V x, V m, V s, V *p, V *q) {
+    V d, e;
+    SFX(diff_exact)(x, m, &d, &e);
+    *p = VOP(mul)(s, d);
+    *q = VOP(fma)(s, e, VOP(fms_exact)(s, d, *p));
+}
+
+/* exp(s (x - m)) with s (x - m) taken exactly (temperature / attention scaling). */
+static inline V SFX(expm_s)(V x, V m, V s) {
+    V p, q;
+    SFX(scaled_diff)(x, m, s, &p, &q);
+    return SFX(exp_reduced)(p, q);
 }
 
 /* Load / store k <= W lanes: full vectors on the fast path, masked ones at a tail. */
@@ -144,25 +169,36 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
  * compensated (double) accumulator unrounded: the sum is then, in practice, independent of the order
  * of the terms, so a slice gives the same bits through the row, column and strided paths.  (Adding
  * pairs in float first would save 10% of the time here and lose that.) */
-FSS_INLINE double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
-    V vm = VOP(set1)(m);
+FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
+    V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + W <= n; i += W) {
-        V y0 = SFX(expm)(VOP(load)(x + i), vm);
+        V x0 = VOP(load)(x + i);
+        V y0 = scaled ? SFX(expm_s)(x0, vm, vs) : SFX(expm)(x0, vm);
         if (store) VOP(store)(y + i, y0);
         a0 = AOP(add)(a0, y0);
     }
     if (i < n) {
-        V y0 = SFX(expm)(VOP(loadn)(x + i, n - i, (T)-INFINITY), vm); /* padding lanes give exp(-inf) = 0 */
+        V x0 = VOP(loadn)(x + i, n - i, (T)-INFINITY); /* padding lanes give exp(-inf) = 0 */
+        V y0 = scaled ? SFX(expm_s)(x0, vm, vs) : SFX(expm)(x0, vm);
         if (store) VOP(storen)(y + i, n - i, y0);
         a0 = AOP(add)(a0, y0);
     }
     return AOP(total)(a0);
 }
 
+FSS_INLINE double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
+    return SFX(expsum_any)(x, y, n, m, (T)1, store, 0);
+}
+
 static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
 static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
+/* The same on s * x (s > 0; m the max of x). */
+static double SFX(sumexp_s)(const T *x, ptrdiff_t n, T m, T s) { return SFX(expsum_any)(x, NULL, n, m, s, 0, 1); }
+static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
+    return SFX(expsum_any)(x, y, n, m, s, 1, 1);
+}
 
 static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double logs) {
     double L[W];
@@ -462,6 +498,105 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
         SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
+ * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
+ * magnitudes: no cancellation, each rounding is relative to the result. */
+static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
+    const T lh = (T)L, ll = (T)(L - (double)lh);
+    V vm = VOP(set1)(m), vs = VOP(set1)(s), vlh = VOP(set1)(lh), vll = VOP(set1)(ll);
+    V huge = VSET(-0x1p100); /* below it q cannot matter; at p = -inf it is NaN */
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V p, q;
+        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q);
+        q = VOP(zero_below)(q, p, huge);
+        SFX(st)(y + i, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Backward passes of a row.  sum(a * b) (or sum(a) when !MUL) in the row accumulator.               */
+
+FSS_INLINE double SFX(dot_any)(const T *a, const T *b, ptrdiff_t n, const int mul) {
+    A acc = AOP(zero)();
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V v = SFX(ld)(a + i, k, (T)0);
+        acc = AOP(add)(acc, mul ? VOP(mul)(v, SFX(ld)(b + i, k, (T)0)) : v);
+    }
+    return AOP(total)(acc);
+}
+static double SFX(dot)(const T *a, const T *b, ptrdiff_t n) { return SFX(dot_any)(a, b, n, 1); }
+static double SFX(sum)(const T *a, ptrdiff_t n) { return SFX(dot_any)(a, NULL, n, 0); }
+
+/* dx = y (dy - c): softmax's backward with c = sum(dy y).  dx may be dy or y. */
+static void SFX(softmax_bwd)(const T *dy, const T *y, T *dx, ptrdiff_t n, T c) {
+    V vc = VOP(set1)(c);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        SFX(st)(dx + i, k, VOP(mul)(SFX(ld)(y + i, k, (T)0), VOP(sub)(SFX(ld)(dy + i, k, (T)0), vc)));
+    }
+}
+
+/* dx = dy - exp(y) c: log_softmax's backward with c = sum(dy), for y <= 0 (or NaN). */
+static void SFX(log_softmax_bwd)(const T *dy, const T *y, T *dx, ptrdiff_t n, T c) {
+    V vc = VOP(set1)(c), zero = VSET(0);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V e = SFX(exp_reduced)(SFX(ld)(y + i, k, (T)0), zero);
+        SFX(st)(dx + i, k, VOP(sub)(SFX(ld)(dy + i, k, (T)0), VOP(mul)(e, vc)));
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The one-logit case: sigmoid(x) = 1 / (1 + exp(-x)) and log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)),
+ * both from e = exp(-|x|) in (0, 1], so nothing overflows.  NaN propagates (v_max returns its second
+ * operand when either is NaN, and every blend below keeps x's NaN). */
+
+FSS_INLINE V SFX(exp_neg_abs)(V x) {
+    V zero = VSET(0);
+    V a = VOP(max)(VOP(sub)(zero, x), x); /* |x|, NaN kept */
+    return SFX(exp_reduced)(VOP(sub)(zero, a), zero);
+}
+
+/* x >= 0: 1 / (1 + e); x < 0: e / (1 + e).  Both are a correctly rounded sum and quotient of an
+ * accurate e: within 3 ulp.  Lanes below exp's range flush to 0 (allowed below the smallest normal). */
+static void SFX(sigmoid)(const T *x, T *y, ptrdiff_t n) {
+    V one = VSET(1), zero = VSET(0);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V v = SFX(ld)(x + i, k, (T)0);
+        V e = SFX(exp_neg_abs)(v);
+        V num = VOP(max)(VOP(zero_below)(one, v, zero), e); /* 1 where x >= 0, else e (NaN: e) */
+        SFX(st)(y + i, k, VOP(div)(num, VOP(add)(one, e)));
+    }
+}
+
+/* log1p(e) = 2 atanh(z), z = e / (2 + e) in [0, 1/3], from its series 2 z (1 + w/3 + w^2/5 + ...) with
+ * w = z^2 <= 1/9, truncated where the rest is below 2^-26 (float) or 2^-55 (double) relative: accurate
+ * relative to log1p(e) however small e is, so log_sigmoid(x) keeps its digits for large x too. */
+static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
+#if FSS_TPL_F32
+    enum { NTERMS = 7 };
+#else
+    enum { NTERMS = 15 };
+#endif
+    V two = VSET(2), zero = VSET(0);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V v = SFX(ld)(x + i, k, (T)0);
+        V e = SFX(exp_neg_abs)(v);
+        V z = VOP(div)(e, VOP(add)(two, e));
+        V w = VOP(mul)(z, z);
+        V p = VSET(2.0 / (2 * NTERMS + 1));
+        for (int t = NTERMS - 1; t >= 1; t--) p = VOP(fma)(p, w, VSET(2.0 / (2 * t + 1)));
+        V l = VOP(fma)(VOP(mul)(z, w), p, VOP(add)(z, z)); /* log1p(e) */
+        V mn = VOP(zero_below)(v, VOP(sub)(zero, v), zero);  /* min(x, 0): 0 where x > 0 */
+        SFX(st)(y + i, k, VOP(sub)(mn, l));
     }
 }
 
