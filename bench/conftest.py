@@ -4,10 +4,13 @@ Cases, peers, inputs, reference and thread handling all come from
 ``fastsoftmax._bench`` (the engine behind ``python -m fastsoftmax bench``).
 Every test function benchmarks one contender (fastsoftmax, a peer, or the
 np.copyto roof) on one (function, case, dtype, threads) unit; all contenders
-of a unit share one ``benchmark.group``.
+of a unit share one ``benchmark.group``.  A test module names its function
+with ``FUNCTION = "softmax"``, or (several functions in one module) each test
+is named ``test_<function>``.
 
 Selection (command line option, or environment variable):
-  --fs-cases NAME,...     FASTSOFTMAX_BENCH_CASES    (default: all but the large case)
+  --fs-cases NAME,...     FASTSOFTMAX_BENCH_CASES    (default: all but the large case;
+                                                      the loss family: its own cases)
   --fs-large              FASTSOFTMAX_BENCH_LARGE=1  (add the 512 MiB case 4096x32768)
   --fs-dtypes DT,...      FASTSOFTMAX_BENCH_DTYPES   (default: each case's own dtype)
   --fs-threads N,...      FASTSOFTMAX_BENCH_THREADS  (default: 1 and fastsoftmax's default)
@@ -58,10 +61,13 @@ def _truthy(v):
     return bool(v) and str(v).lower() not in ("0", "false", "no", "")
 
 
-def _selection(config):
-    cases = B.select_cases(_csv(_opt(config, "--fs-cases", "FASTSOFTMAX_BENCH_CASES")),
-                           include_large=_truthy(_opt(config, "--fs-large",
-                                                      "FASTSOFTMAX_BENCH_LARGE")))
+def _selection(config, function):
+    names = _csv(_opt(config, "--fs-cases", "FASTSOFTMAX_BENCH_CASES"))
+    large = _truthy(_opt(config, "--fs-large", "FASTSOFTMAX_BENCH_LARGE"))
+    if names is None:  # the function's own default cases (B.FUNCTION_CASES)
+        cases = B.default_cases(function, include_large=large)
+    else:
+        cases = B.select_cases(names, include_large=large)
     dtypes = _csv(_opt(config, "--fs-dtypes", "FASTSOFTMAX_BENCH_DTYPES"))
     threads = _csv(_opt(config, "--fs-threads", "FASTSOFTMAX_BENCH_THREADS"))
     threads = [int(t) for t in threads] if threads else sorted({1, fs.get_num_threads()})
@@ -86,20 +92,32 @@ class Unit:
                 f"t={self.threads}" + (" out" if self.out else ""))
 
 
+def _function_of(metafunc):
+    function = getattr(metafunc.module, "FUNCTION", None)
+    if function is None:
+        name = metafunc.function.__name__
+        function = name[len("test_"):] if name.startswith("test_") else name
+    if function not in B.ALL_FUNCTIONS:
+        raise pytest.UsageError(f"{metafunc.function.__name__}: unknown function {function!r} "
+                                f"(known: {', '.join(B.ALL_FUNCTIONS)})")
+    return function
+
+
 def pytest_generate_tests(metafunc):
     if "fs_unit" not in metafunc.fixturenames:
         return
-    function = getattr(metafunc.module, "FUNCTION")
+    function = _function_of(metafunc)
     try:
-        units, threads, peers, out = _selection(metafunc.config)
+        units, threads, peers, out = _selection(metafunc.config, function)
     except ValueError as e:
         raise pytest.UsageError(str(e))
     params = []
     names = [B.FASTSOFTMAX] + peers + [B.ROOF]
     for case, dtype in units:
+        unit_why = B.unit_unsupported(function, case)
         for t in threads:
             for name in names:
-                why = B.get_contender(name).unavailable()
+                why = unit_why or B.get_contender(name).unavailable()
                 u = Unit(function, case, dtype, t, name, out)
                 pid = f"{case.name}-{dtype}-t{t}-{name}"
                 marks = [pytest.mark.skip(reason=why)] if why else []
@@ -108,7 +126,8 @@ def pytest_generate_tests(metafunc):
 
 
 # One input at a time: the units are ordered case by case, so consecutive
-# tests reuse it (the large case's input is 512 MiB).
+# tests reuse it (the large case's input is 512 MiB), with the operands and
+# reference of each function on it.
 _INPUT = {}
 
 
@@ -116,8 +135,15 @@ def _input(case, dtype):
     key = (case.shape, case.axis, dtype)
     if key not in _INPUT:
         _INPUT.clear()
-        _INPUT[key] = (B.make_input(case, dtype), {})
+        _INPUT[key] = (B.make_input(case, dtype), {}, {})
     return _INPUT[key]
+
+
+def _operands(u):
+    x, ops, refs = _input(u.case, u.dtype)
+    if u.function not in ops:
+        ops[u.function] = B.make_operands(u.function, x, u.case.axis)
+    return ops[u.function], refs
 
 
 @pytest.fixture
@@ -125,15 +151,16 @@ def run_unit(benchmark):
     """Call ``run_unit(fs_unit)``: check, then benchmark one contender."""
 
     def run(u):
-        x, refs = _input(u.case, u.dtype)
+        ops, refs = _operands(u)
+        x = ops.x
         c = B.get_contender(u.contender)
-        why = c.unsupported(u.function, x, u.case.axis, u.out)
+        why = c.unsupported_ops(u.function, ops, u.out)
         if why:
             pytest.skip(why)
         benchmark.group = u.group
         with B.threads_set([c], u.threads):
             try:
-                p = c.prepare(u.function, x, u.case.axis, u.threads, u.out)
+                p = c.prepare_ops(u.function, ops, u.threads, u.out)
                 r = p.call()
             except Exception as e:
                 if u.contender == B.FASTSOFTMAX:
@@ -141,7 +168,7 @@ def run_unit(benchmark):
                 pytest.skip(f"{u.contender} cannot run this case: {type(e).__name__}: {e}")
             if not c.is_roof:
                 if u.function not in refs:
-                    refs[u.function] = B.reference(u.function, x, u.case.axis)
+                    refs[u.function] = B.reference(u.function, ops)
                 bad = B.check_result(u.function, p.to_numpy(r), refs[u.function], x.dtype)
                 if bad and u.contender == B.FASTSOFTMAX:
                     pytest.fail(f"fastsoftmax gives a wrong result: {bad}")
@@ -153,7 +180,8 @@ def run_unit(benchmark):
             benchmark.extra_info.update({
                 "contender": u.contender, "function": u.function, "case": u.case.name,
                 "shape": list(u.case.shape), "axis": u.case.axis, "dtype": u.dtype,
-                "threads": u.threads, "out": u.out, "bytes_read": int(x.nbytes),
+                "threads": u.threads, "out": u.out,
+                "bytes_read": int(x.nbytes if c.is_roof else ops.nbytes_read),
                 "bytes_written": int(x.nbytes if c.is_roof else written),
             })
             if p.note:
@@ -162,7 +190,7 @@ def run_unit(benchmark):
         stats = getattr(benchmark, "stats", None)
         if stats:  # None under --benchmark-disable
             med = stats["median"]
-            moved = x.nbytes + benchmark.extra_info["bytes_written"]
+            moved = benchmark.extra_info["bytes_read"] + benchmark.extra_info["bytes_written"]
             benchmark.extra_info["elements_per_s"] = x.size / med
             benchmark.extra_info["GB/s"] = moved / med / 1e9
 

@@ -87,9 +87,33 @@ def _case_list_text():
     from . import _bench as B
     lines = []
     for c in B.CASES.values():
-        extra = "  [large: only with --all or when named]" if c.large else ""
+        extra = ("  [large: only with --all or when named]" if c.large else
+                 "" if c.default else "  [not a softmax-family default]")
         lines.append(f"  {c.name:<16} {B.case_label(c, c.dtype):<28} {c.note}{extra}")
     return "\n".join(lines)
+
+
+def _function_list_text():
+    from . import _bench as B
+    lines = [f"  {', '.join(B.FUNCTIONS)}: the default; cases: all but the large one"]
+    by_cases = {}
+    for f in B.EXTRA_FUNCTIONS:
+        by_cases.setdefault(tuple(B.FUNCTION_CASES.get(f, B.DEFAULT_CASES)), []).append(f)
+    for cs, fns in by_cases.items():
+        lines.append(f"  {', '.join(fns)}: only when named; cases: {', '.join(cs)}")
+    lines.append("  all: every function above")
+    return "\n".join(lines)
+
+
+def _functions(names):
+    """--functions values, with "all" expanded, in the order given."""
+    from . import _bench as B
+    out = []
+    for n in names:
+        for f in (B.ALL_FUNCTIONS if n == "all" else (n,)):
+            if f not in out:
+                out.append(f)
+    return out
 
 
 def build_parser():
@@ -121,7 +145,13 @@ def build_parser():
                    description="Print fastsoftmax.show_config().")
 
     bench_epilog = (
-        "cases (default: all but the large one):\n" + _case_list_text() + "\n"
+        "functions (--functions; each runs its own default cases unless --cases is given):\n"
+        + _function_list_text() + "\n"
+        "  cross_entropy*: mean reduction over int64 class targets; with_grad also\n"
+        "  returns dlogits (torch: forward + autograd backward, both timed).\n"
+        "  sigmoid, log_sigmoid are elementwise (a case's axis is ignored).\n"
+        "  *_backward: from dy and the forward output y.\n\n"
+        "cases:\n" + _case_list_text() + "\n"
         "  An ad-hoc shape can be given too: 2048x512 (last axis), 1000x256@0\n"
         "  (axis 0), 64x64x64@0+2 (a tuple of axes), 100x100@none (all axes).\n\n"
         "method:\n"
@@ -134,18 +164,23 @@ def build_parser():
         "  GB/s = (input bytes + result bytes) / time; the roof is np.copyto of the\n"
         "  input (its GB/s counts read + write); xR = peer time / fastsoftmax time.\n"
         "  Peers: numpy (the max-shift formula by hand), scipy.special, torch,\n"
-        "  onnxruntime (a one-node opset-13 model); those not installed are left out.\n\n"
+        "  onnxruntime (a one-node opset-13 model); those not installed are left out,\n"
+        "  and a peer without a counterpart of a function is left out of its table.\n\n"
         "examples:\n"
         "  python -m fastsoftmax bench --cases 4096x1000,64x32000 --threads 1,2\n"
         "  python -m fastsoftmax bench --all --json results.json --plot speedups.png\n"
-        "  python -m fastsoftmax bench --functions logsumexp --dtypes float32,float64 --out\n")
+        "  python -m fastsoftmax bench --functions logsumexp --dtypes float32,float64 --out\n"
+        "  python -m fastsoftmax bench --functions cross_entropy,cross_entropy_with_grad "
+        "--threads 1,2\n"
+        "  python -m fastsoftmax bench --functions sigmoid,log_sigmoid --cases 1048576\n")
     b = sub.add_parser(
         "bench", help="run the full benchmark suite",
         description="Benchmark fastsoftmax against NumPy, SciPy, torch and onnxruntime "
                     "(the installed ones) and a memory-copy roof.",
         epilog=bench_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("--cases", metavar="NAME,...", type=_csv("case"),
-                   help="cases to run, by name or shape (default: all but the large one)")
+                   help="cases to run, by name or shape, for every function (default: "
+                        "all but the large one; each function of the loss family its own)")
     b.add_argument("--all", action="store_true",
                    help="also run the large out-of-cache case 4096x32768 (512 MiB "
                         "input; fastsoftmax needs ~1.5 GiB, the bench with all peers "
@@ -153,9 +188,12 @@ def build_parser():
     b.add_argument("--dtypes", metavar="DT,...", type=_csv("dtype", conv=_dtype),
                    help="run every case in each of these dtypes, e.g. float32,float64 "
                         "(default: each case's own dtype, float32 but for 4096x1000-f64)")
-    b.add_argument("--functions", metavar="F,...", type=_csv("function", B.FUNCTIONS),
+    b.add_argument("--functions", metavar="F,...",
+                   type=_csv("function", B.ALL_FUNCTIONS + ("all",)),
                    default=list(B.FUNCTIONS),
-                   help="functions to time (default: %s)" % ",".join(B.FUNCTIONS))
+                   help="functions to time (default: %s); also %s, or all "
+                        "(see 'functions' below)"
+                        % (",".join(B.FUNCTIONS), ", ".join(B.EXTRA_FUNCTIONS)))
     b.add_argument("--threads", metavar="N,...", type=_csv("thread count", conv=_pos_int),
                    help="thread counts, set for fastsoftmax, torch and onnxruntime alike "
                         "(default: 1 and fastsoftmax's default)")
@@ -243,8 +281,12 @@ def bench(args):
             print("error: --plot needs matplotlib, which is not installed "
                   "(pip install matplotlib)", file=sys.stderr)
             return 2
+    functions = _functions(args.functions)
     try:
-        cases = B.select_cases(args.cases, include_large=args.all)
+        if args.cases is None:  # each function its own default cases
+            cases = {f: B.default_cases(f, include_large=args.all) for f in functions}
+        else:
+            cases = B.select_cases(args.cases, include_large=args.all)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -260,7 +302,7 @@ def bench(args):
     prog = _Progress(not args.quiet)
     t0 = time.perf_counter()
     try:
-        results = B.run_suite(args.functions, cases, threads, dtypes=args.dtypes,
+        results = B.run_suite(functions, cases, threads, dtypes=args.dtypes,
                               peers=peers, out=args.out, repeats=args.repeats,
                               sample_ms=args.sample_ms, budget_s=args.budget,
                               progress=prog)
@@ -277,7 +319,12 @@ def bench(args):
                     ("cases", "all", "dtypes", "functions", "peers", "out",
                      "repeats", "sample_ms", "budget")}
         settings["threads"] = threads
-        settings["cases_run"] = [c.name for c in cases]
+        settings["functions"] = functions
+        if isinstance(cases, dict):
+            settings["cases_run"] = list(dict.fromkeys(c.name for cs in cases.values() for c in cs))
+            settings["cases_by_function"] = {f: [c.name for c in cs] for f, cs in cases.items()}
+        else:
+            settings["cases_run"] = [c.name for c in cases]
         B.write_json(args.json, results, settings, missing)
         print(f"wrote {args.json}")
     if args.plot:

@@ -35,6 +35,34 @@ preallocated ``np.copyto(dst, src)`` of the input, whose bandwidth counts the
 read and the write of the input bytes; "% of copy" is fastsoftmax's GB/s over
 the copy's GB/s.  A speed ratio is ``peer_time / fastsoftmax_time`` (above 1
 means fastsoftmax is faster).
+
+Functions
+---------
+``FUNCTIONS`` (softmax, log_softmax, logsumexp) run by default; the others
+(``EXTRA_FUNCTIONS``) run when named, each by default on its own cases
+(``FUNCTION_CASES``):
+
+* ``cross_entropy``: mean reduction, int64 class targets
+  (``default_rng(1).integers``); peers: NumPy ``mean(logsumexp(x) -
+  x[target])`` written with the max shift, ``torch.nn.functional.cross_entropy``
+  (class axis moved to dim 1 by a view when needed) and ONNX Runtime's
+  SoftmaxCrossEntropyLoss (classes on axis 1 only);
+* ``cross_entropy_with_grad``: the loss and d(loss)/d(logits); peers: NumPy
+  forward + ``(softmax - onehot) / N``, and torch forward + ``backward()``
+  through autograd on a leaf tensor (both passes timed on every call; the
+  gradient is reset each call, so both sides allocate a fresh one);
+* ``sigmoid`` / ``log_sigmoid`` (elementwise; the case's axis is ignored):
+  peers: the stable NumPy formulas, ``scipy.special.expit`` / ``log_expit``,
+  ``torch.sigmoid`` / ``torch.nn.functional.logsigmoid``, ONNX Runtime's
+  Sigmoid (there is no LogSigmoid op);
+* ``softmax_backward`` / ``log_softmax_backward``: from ``dy`` (standard
+  normal, ``default_rng(2)``) and the forward output ``y`` of the case's input;
+  peers: NumPy formulas and ``torch._softmax_backward_data`` /
+  ``_log_softmax_backward_data`` (autograd when those are missing).
+
+For these, bytes read counts every input (logits + targets; dy + y) and bytes
+written every result (loss + gradient); the roof still copies the case's input
+(the logits; for the backward functions one of dy and y).
 """
 
 from __future__ import annotations
@@ -45,13 +73,14 @@ import io
 import itertools
 import json
 import math
+import operator
 import os
 import platform
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -59,6 +88,8 @@ import fastsoftmax as fs
 
 __all__ = [
     "Case", "CASES", "DEFAULT_CASES", "MAIN_JOB_CASES", "FUNCTIONS", "PEERS",
+    "EXTRA_FUNCTIONS", "ALL_FUNCTIONS", "FUNCTION_CASES", "default_cases",
+    "Operands", "make_operands", "unit_unsupported",
     "Contender", "get_contender", "all_contenders", "make_input",
     "reference", "check_result", "result_nbytes", "case_label",
     "select_cases", "parse_case", "run_unit", "run_suite", "UnitResult",
@@ -66,7 +97,17 @@ __all__ = [
     "BenchError",
 ]
 
-FUNCTIONS = ("softmax", "log_softmax", "logsumexp")
+FUNCTIONS = ("softmax", "log_softmax", "logsumexp")   # the default set
+EXTRA_FUNCTIONS = ("cross_entropy", "cross_entropy_with_grad", "sigmoid", "log_sigmoid",
+                   "softmax_backward", "log_softmax_backward")
+ALL_FUNCTIONS = FUNCTIONS + EXTRA_FUNCTIONS
+ELEMENTWISE = ("sigmoid", "log_sigmoid")
+FUNCTION_TITLES = {
+    "cross_entropy": "cross_entropy (mean, int64 targets)",
+    "cross_entropy_with_grad": "cross_entropy_with_grad (mean, int64 targets; loss + dlogits)",
+    "softmax_backward": "softmax_backward (dy, y -> dx)",
+    "log_softmax_backward": "log_softmax_backward (dy, y -> dx)",
+}
 PEERS = ("numpy", "scipy", "torch", "onnxruntime")
 FASTSOFTMAX = "fastsoftmax"
 ROOF = "copy"
@@ -93,6 +134,7 @@ class Case:
     dtype: str = "float32"
     large: bool = False
     note: str = ""
+    default: bool = True  # False: in no function's default list unless FUNCTION_CASES names it
 
     @property
     def size(self) -> int:
@@ -110,10 +152,23 @@ CASES: Dict[str, Case] = {c.name: c for c in [
     Case("1000x256-axis0", (1000, 256), axis=0, note="reduction over axis 0"),
     Case("4096x1000-f64", (4096, 1000), dtype="float64", note="float64"),
     Case("10", (10,), note="one tiny call: call overhead"),
+    Case("1048576", (1048576,), default=False, note="1M elements (sigmoid, log_sigmoid)"),
 ]}
 
-DEFAULT_CASES = [n for n, c in CASES.items() if not c.large]
+DEFAULT_CASES = [n for n, c in CASES.items() if not c.large and c.default]
 MAIN_JOB_CASES = ["65536x10", "4096x1000", "64x32000", "1000x256-axis0", "10"]
+
+# Default cases per function (when no case is named); every function not
+# listed runs DEFAULT_CASES.  Kept short: a handful of units per function.
+_LOSS_CASES = ["4096x1000", "64x32000", "65536x10"]
+FUNCTION_CASES: Dict[str, List[str]] = {
+    "cross_entropy": _LOSS_CASES,
+    "cross_entropy_with_grad": _LOSS_CASES,
+    "sigmoid": ["1048576", "4096x1000", "10"],
+    "log_sigmoid": ["1048576", "4096x1000", "10"],
+    "softmax_backward": _LOSS_CASES,
+    "log_softmax_backward": _LOSS_CASES,
+}
 
 
 def parse_case(spec: str) -> Case:
@@ -148,7 +203,7 @@ def select_cases(names: Optional[Iterable[str]] = None, include_large: bool = Fa
     """Cases by name (ad-hoc shapes allowed); default: every case, without
     the large one unless ``include_large``."""
     if names is None:
-        return [c for c in CASES.values() if include_large or not c.large]
+        return [c for c in CASES.values() if c.default and (include_large or not c.large)]
     out: List[Case] = []
     for n in names:
         c = parse_case(n)
@@ -159,6 +214,24 @@ def select_cases(names: Optional[Iterable[str]] = None, include_large: bool = Fa
             if c.large and c not in out:
                 out.append(c)
     return out
+
+
+def default_cases(function: str, include_large: bool = False) -> List[Case]:
+    """The cases ``function`` runs when none is named: ``FUNCTION_CASES`` or
+    DEFAULT_CASES, plus the large case(s) when ``include_large``."""
+    if function not in ALL_FUNCTIONS:
+        raise ValueError(f"unknown function {function!r}; known: {', '.join(ALL_FUNCTIONS)}")
+    if function not in FUNCTION_CASES:
+        return select_cases(None, include_large)
+    return select_cases(FUNCTION_CASES[function], include_large)
+
+
+def unit_unsupported(function: str, case: Case) -> Optional[str]:
+    """Why fastsoftmax's ``function`` cannot run ``case`` (then the unit is
+    skipped, not an error), else None."""
+    if function.startswith("cross_entropy") and not isinstance(case.axis, int):
+        return f"{function} takes one int class axis, not axis={case.axis!r}"
+    return None
 
 
 def case_units(cases: Sequence[Case], dtypes: Optional[Sequence[str]] = None
@@ -255,25 +328,208 @@ _NP_FUNCS = {"softmax": np_softmax, "log_softmax": np_log_softmax,
              "logsumexp": np_logsumexp}
 
 
-def reference(function: str, x: np.ndarray, axis: Any = -1) -> np.ndarray:
-    """The NumPy max-shift formula, in float64 when the input is small
-    enough (< 64 MiB), else in the input's own float dtype."""
+def _class_axis(axis: Any, ndim: int) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"the class axis must be an int, not {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} out of range for {ndim} dimensions")
+    return operator.index(axis) % ndim
+
+
+def np_cross_entropy(x, target, axis=-1):
+    """mean(logsumexp(x) - x[target]) with the max shift (NumPy by hand)."""
+    m = x.max(axis=axis, keepdims=True)
+    e = np.subtract(x, m)
+    np.exp(e, out=e)
+    s = e.sum(axis=axis, keepdims=True)
+    np.log(s, out=s)
+    s += m                                                     # logsumexp, keepdims
+    s -= np.take_along_axis(x, np.expand_dims(target, axis), axis)
+    return np.mean(s)
+
+
+def np_cross_entropy_with_grad(x, target, axis=-1):
+    """(mean loss, (softmax(x) - onehot(target)) / N) with the max shift."""
+    m = x.max(axis=axis, keepdims=True)
+    e = np.subtract(x, m)
+    np.exp(e, out=e)
+    s = e.sum(axis=axis, keepdims=True)
+    idx = np.expand_dims(target, axis)
+    loss = np.mean(np.log(s) + m - np.take_along_axis(x, idx, axis))
+    e /= s                                                     # softmax
+    np.put_along_axis(e, idx, np.take_along_axis(e, idx, axis) - 1, axis)
+    e *= 1.0 / max(target.size, 1)
+    return loss, e
+
+
+def np_sigmoid(x):
+    """1 / (1 + exp(-x)) from exp(-|x|): never overflows."""
+    e = np.abs(_as_float(x))
+    np.negative(e, out=e)
+    np.exp(e, out=e)                                           # exp(-|x|)
+    r = np.add(e, 1)
+    np.divide(1, r, out=r)                                     # 1 / (1 + exp(-|x|))
+    e *= r                                                     # exp(-|x|) / (1 + exp(-|x|))
+    return np.where(x >= 0, r, e)
+
+
+def np_log_sigmoid(x):
+    """min(x, 0) - log1p(exp(-|x|))."""
+    e = np.abs(_as_float(x))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    np.log1p(e, out=e)
+    r = np.minimum(x, 0, dtype=e.dtype)
+    r -= e
+    return r
+
+
+def np_softmax_backward(dy, y, axis=-1):
+    """y * (dy - sum(dy * y, axis))."""
+    g = np.multiply(dy, y)
+    s = g.sum(axis=axis, keepdims=True)
+    np.subtract(dy, s, out=g)
+    g *= y
+    return g
+
+
+def np_log_softmax_backward(dy, y, axis=-1):
+    """dy - exp(y) * sum(dy, axis)."""
+    s = dy.sum(axis=axis, keepdims=True)
+    g = np.exp(y)
+    g *= s
+    np.subtract(dy, g, out=g)
+    return g
+
+
+@dataclass
+class Operands:
+    """Everything one function reads for one case: ``x`` (the case's input:
+    logits, or the forward input of the backward functions), ``axis``, and
+    per function ``target`` (cross_entropy*) or ``dy`` and ``y`` (*_backward).
+    ``inputs`` are the arrays the function reads (they count in GB/s)."""
+    function: str
+    x: np.ndarray
+    axis: Any
+    target: Optional[np.ndarray] = None
+    dy: Optional[np.ndarray] = None
+    y: Optional[np.ndarray] = None
+
+    @property
+    def inputs(self) -> Tuple[np.ndarray, ...]:
+        if self.function.endswith("_backward"):
+            return (self.dy, self.y)
+        if self.target is not None:
+            return (self.x, self.target)
+        return (self.x,)
+
+    @property
+    def nbytes_read(self) -> int:
+        return int(sum(a.nbytes for a in self.inputs))
+
+    def astype(self, dtype: Any) -> "Operands":
+        """The float inputs in ``dtype`` (the targets unchanged)."""
+        def cv(a):
+            return None if a is None else a.astype(dtype)
+        return Operands(self.function, cv(self.x), self.axis, self.target, cv(self.dy), cv(self.y))
+
+
+def make_operands(function: str, x: np.ndarray, axis: Any = -1) -> Operands:
+    """The operands of ``function`` on the case input ``x`` (deterministic):
+    int64 targets ``default_rng(1).integers(0, C)`` shaped like x without the
+    class axis; ``dy = default_rng(2).standard_normal`` in x's dtype and ``y``
+    the float64 forward result rounded to x's dtype."""
+    if function in FUNCTIONS or function in ELEMENTWISE:
+        return Operands(function, x, axis)
+    if function.startswith("cross_entropy"):
+        ax = _class_axis(axis, x.ndim)
+        shape = x.shape[:ax] + x.shape[ax + 1:]
+        t = np.random.default_rng(1).integers(0, x.shape[ax], size=shape, dtype=np.int64)
+        return Operands(function, x, axis, target=t)
+    if function in ("softmax_backward", "log_softmax_backward"):
+        dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        fwd = np_softmax if function == "softmax_backward" else np_log_softmax
+        y = np.asarray(fwd(x.astype(np.float64), axis)).astype(dt)
+        dy = np.random.default_rng(2).standard_normal(x.shape).astype(dt)
+        return Operands(function, x, axis, dy=dy, y=y)
+    raise ValueError(f"unknown function {function!r}; known: {', '.join(ALL_FUNCTIONS)}")
+
+
+def _np_extra(function: str, ops: Operands) -> Any:
+    """The NumPy formula of an EXTRA_FUNCTIONS function on ``ops``."""
+    if function == "cross_entropy":
+        return np_cross_entropy(ops.x, ops.target, ops.axis)
+    if function == "cross_entropy_with_grad":
+        return np_cross_entropy_with_grad(ops.x, ops.target, ops.axis)
+    if function == "sigmoid":
+        return np_sigmoid(ops.x)
+    if function == "log_sigmoid":
+        return np_log_sigmoid(ops.x)
+    if function == "softmax_backward":
+        return np_softmax_backward(ops.dy, ops.y, ops.axis)
+    if function == "log_softmax_backward":
+        return np_log_softmax_backward(ops.dy, ops.y, ops.axis)
+    raise ValueError(f"unknown function {function!r}")
+
+
+def reference(function: str, x: Any, axis: Any = -1) -> Any:
+    """The NumPy formula, in float64 when the input is small enough
+    (< 64 MiB), else in the input's own float dtype.  ``x`` is the case's
+    input (an ndarray) or, for every function, an ``Operands``; the result
+    of cross_entropy_with_grad is a (loss, gradient) tuple."""
+    if isinstance(x, Operands) or function not in FUNCTIONS:
+        ops = x if isinstance(x, Operands) else make_operands(function, x, axis)
+        if function in FUNCTIONS:
+            x, axis = ops.x, ops.axis
+        else:
+            if ops.x.nbytes <= (64 << 20):
+                ops = ops.astype(np.float64)
+            r = _np_extra(function, ops)
+            if isinstance(r, tuple):
+                return tuple(np.asarray(v) for v in r)
+            return np.asarray(r)
     xr = x.astype(np.float64) if x.nbytes <= (64 << 20) else _as_float(x)
     return np.asarray(_NP_FUNCS[function](xr, axis))
 
 
-def _tolerances(function: str, dtype: Any) -> Tuple[float, float]:
+# The tolerance kind of each part of a function's result.
+_PARTS = {"cross_entropy_with_grad": (("loss", "cross_entropy"), ("dlogits", "gradient"))}
+
+
+def _tolerances(function: str, dtype: Any, ref: Optional[np.ndarray] = None
+                ) -> Tuple[float, float]:
     """Loose (rtol, atol) by input dtype: this only catches broken results."""
     dt = np.dtype(dtype)
     size = dt.itemsize if dt.kind == "f" else 8  # integer input: float64 result
     rtol = {2: 2e-2, 4: 1e-3}.get(size, 1e-7)
-    atol = rtol * (1e-3 if function == "softmax" else 1.0)
+    if function in ("softmax", "sigmoid"):
+        atol = rtol * 1e-3
+    elif function in ("gradient", "softmax_backward", "log_softmax_backward"):
+        # sums of terms of both signs: absolute, relative to the largest entry
+        big = float(np.max(np.abs(ref))) if ref is not None and ref.size else 1.0
+        atol = rtol * (big if big > 0 else 1.0)
+    else:
+        atol = rtol
     return rtol, atol
 
 
-def check_result(function: str, got: Any, ref: np.ndarray, in_dtype: np.dtype
+def check_result(function: str, got: Any, ref: Any, in_dtype: np.dtype
                  ) -> Optional[str]:
-    """None when ``got`` matches ``ref`` (loosely), else a description."""
+    """None when ``got`` matches ``ref`` (loosely), else a description.
+    ``ref`` (and ``got``) may be a tuple of results (cross_entropy_with_grad)."""
+    if isinstance(ref, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(ref):
+            return f"expected a tuple of {len(ref)} results, got {type(got).__name__}"
+        parts = _PARTS.get(function, tuple((f"result {i}", function) for i in range(len(ref))))
+        for (pname, kind), g, r in zip(parts, got, ref):
+            bad = _check_one(kind, g, r, in_dtype)
+            if bad:
+                return f"{pname}: {bad}"
+        return None
+    return _check_one(function, got, ref, in_dtype)
+
+
+def _check_one(function: str, got: Any, ref: np.ndarray, in_dtype: np.dtype) -> Optional[str]:
     try:
         g = np.asarray(got)
     except Exception as e:  # pragma: no cover - defensive
@@ -283,7 +539,7 @@ def check_result(function: str, got: Any, ref: np.ndarray, in_dtype: np.dtype
     gd = g.astype(np.float64)
     if not np.all(np.isfinite(gd)):
         return "result has non-finite values"
-    rtol, atol = _tolerances(function, in_dtype)
+    rtol, atol = _tolerances(function, in_dtype, ref)
     if not np.allclose(gd, ref, rtol=rtol, atol=atol):
         err = np.abs(gd - ref)
         i = np.unravel_index(int(np.argmax(err - rtol * np.abs(ref))), ref.shape) if ref.ndim else ()
@@ -294,10 +550,16 @@ def check_result(function: str, got: Any, ref: np.ndarray, in_dtype: np.dtype
 
 
 def result_nbytes(function: str, x: np.ndarray, axis: Any, result: Any = None) -> int:
-    """Bytes written: the result's size."""
+    """Bytes written: the result's size (every part of a tuple result)."""
+    if isinstance(result, (tuple, list)):
+        return int(sum(np.asarray(r).nbytes for r in result))
     if result is not None:
         r = np.asarray(result)
         return int(r.nbytes)
+    if function == "cross_entropy":
+        return x.itemsize
+    if function == "cross_entropy_with_grad":
+        return int(x.nbytes + x.itemsize)
     if function != "logsumexp":
         return int(x.nbytes)
     if axis is None:
@@ -348,6 +610,30 @@ class Contender:
                 out: bool) -> Prepared:
         raise NotImplementedError
 
+    # Every function, on its Operands (the engine calls these two).  The
+    # softmax family goes to unsupported() / prepare(); EXTRA_FUNCTIONS to
+    # unsupported_extra() / prepare_extra(), which a contender defines for the
+    # functions it has a counterpart of.
+    extra_functions: Tuple[str, ...] = ()
+
+    def unsupported_ops(self, function: str, ops: Operands, out: bool) -> Optional[str]:
+        if function in FUNCTIONS:
+            return self.unsupported(function, ops.x, ops.axis, out)
+        if function not in self.extra_functions:
+            return f"no {self.name} counterpart of {function}"
+        return self.unsupported_extra(function, ops, out)
+
+    def prepare_ops(self, function: str, ops: Operands, threads: int, out: bool) -> Prepared:
+        if function in FUNCTIONS:
+            return self.prepare(function, ops.x, ops.axis, threads, out)
+        return self.prepare_extra(function, ops, threads, out)
+
+    def unsupported_extra(self, function: str, ops: Operands, out: bool) -> Optional[str]:
+        return None
+
+    def prepare_extra(self, function: str, ops: Operands, threads: int, out: bool) -> Prepared:
+        raise NotImplementedError(f"{self.name}: {function}")
+
 
 def _import_version(modname: str) -> Tuple[Any, Optional[str]]:
     try:
@@ -384,6 +670,31 @@ class FastSoftmax(Contender):
         o = np.empty_like(np.asarray(f(x, axis)))
         return Prepared(lambda: f(x, axis, out=o), keep=o)
 
+    extra_functions = EXTRA_FUNCTIONS
+
+    def prepare_extra(self, function, ops, threads, out):
+        f = getattr(fs, function)
+        x, axis = ops.x, ops.axis
+        if function.startswith("cross_entropy"):
+            t = ops.target
+            to_np = _tuple_to_numpy if function.endswith("_grad") else np.asarray
+            return Prepared(lambda: f(x, t, axis=axis), to_numpy=to_np,
+                            note="no out=" if out else "")
+        if function in ELEMENTWISE:
+            if not out:
+                return Prepared(lambda: f(x))
+            o = np.empty_like(np.asarray(f(x)))
+            return Prepared(lambda: f(x, out=o), keep=o)
+        dy, y = ops.dy, ops.y          # *_backward
+        if not out:
+            return Prepared(lambda: f(dy, y, axis))
+        o = np.empty_like(y)
+        return Prepared(lambda: f(dy, y, axis, out=o), keep=o)
+
+
+def _tuple_to_numpy(r):
+    return tuple(np.asarray(v) for v in r)
+
 
 class NumpyPeer(Contender):
     """The stable max-shift formula written by hand with NumPy."""
@@ -407,6 +718,13 @@ class NumpyPeer(Contender):
         return Prepared(lambda: np_logsumexp(x, axis, out=o, scratch=scratch),
                         keep=(o, scratch))
 
+    extra_functions = EXTRA_FUNCTIONS
+
+    def prepare_extra(self, function, ops, threads, out):
+        return Prepared(lambda: _np_extra(function, ops),
+                        to_numpy=_tuple_to_numpy if function.endswith("_grad") else np.asarray,
+                        note="no out=" if out else "")
+
 
 class ScipyPeer(Contender):
     name = "scipy"
@@ -423,6 +741,17 @@ class ScipyPeer(Contender):
         f = getattr(sp, function)
         return Prepared(lambda: f(x, axis=axis),
                         note="no out=" if out else "")
+
+    extra_functions = ELEMENTWISE
+
+    def prepare_extra(self, function, ops, threads, out):
+        import scipy.special as sp
+        f = sp.expit if function == "sigmoid" else sp.log_expit
+        x = ops.x
+        if not out:
+            return Prepared(lambda: f(x))
+        o = np.empty_like(np.asarray(f(x)))
+        return Prepared(lambda: f(x, out=o), keep=o)
 
 
 class TorchPeer(Contender):
@@ -470,10 +799,75 @@ class TorchPeer(Contender):
                             note=f"torch.{function} has no out=")
         return Prepared(lambda: f(t, axis, out=o), to_numpy=to_np, keep=(t, o))
 
+    extra_functions = EXTRA_FUNCTIONS
+
+    def unsupported_extra(self, function, ops, out):
+        if function.endswith("_backward") and not isinstance(ops.axis, int):
+            return f"torch's {function} takes a single int dim"
+        return None
+
+    def prepare_extra(self, function, ops, threads, out):
+        import torch
+        import torch.nn.functional as F
+        x, axis = ops.x, ops.axis
+        to_np = lambda r: r.numpy()  # noqa: E731
+        noout = "no out=" if out else ""
+        if function.startswith("cross_entropy"):
+            ax = _class_axis(axis, x.ndim)
+            tt = torch.from_numpy(ops.target)
+
+            def classes_on_dim1(t):  # torch wants (N, C, d1, ...): a view, no copy
+                return t.movedim(ax, 1) if x.ndim >= 2 and ax != 1 else t
+            note = noout
+            if x.ndim >= 2 and ax != 1:
+                note = ", ".join(filter(None, [noout, "class axis moved to dim 1 (a view)"]))
+            if function == "cross_entropy":
+                tx = classes_on_dim1(torch.from_numpy(x))
+                return Prepared(lambda: F.cross_entropy(tx, tt), to_numpy=to_np,
+                                keep=(tx, tt), note=note)
+            leaf = torch.from_numpy(x).requires_grad_(True)
+
+            def fwd_bwd():
+                leaf.grad = None  # a fresh gradient each call, as fastsoftmax returns
+                loss = F.cross_entropy(classes_on_dim1(leaf), tt)
+                loss.backward()
+                return loss, leaf.grad
+            return Prepared(fwd_bwd, keep=(leaf, tt),
+                            to_numpy=lambda r: (r[0].detach().numpy(), r[1].numpy()),
+                            note=", ".join(filter(None, [note, "forward + autograd backward"])))
+        if function in ELEMENTWISE:
+            t = torch.from_numpy(x)
+            if function == "log_sigmoid":
+                return Prepared(lambda: F.logsigmoid(t), to_numpy=to_np, keep=t, note=noout)
+            if not out:
+                return Prepared(lambda: torch.sigmoid(t), to_numpy=to_np, keep=t)
+            o = torch.empty_like(t)
+            return Prepared(lambda: torch.sigmoid(t, out=o), to_numpy=to_np, keep=(t, o))
+        # *_backward: the aten backward kernels autograd calls, on dy and y
+        dyt, yt = torch.from_numpy(ops.dy), torch.from_numpy(ops.y)
+        dim = _class_axis(axis, x.ndim)
+        raw = getattr(torch, "_" + function + "_data", None)
+        if raw is not None:
+            try:
+                raw(dyt, yt, dim, yt.dtype)
+            except Exception:
+                raw = None
+        if raw is not None:
+            return Prepared(lambda: raw(dyt, yt, dim, yt.dtype), to_numpy=to_np,
+                            keep=(dyt, yt), note=noout)
+        # fallback: autograd through the forward function (forward timed too)
+        fwd = torch.softmax if function == "softmax_backward" else torch.log_softmax
+        leaf = torch.from_numpy(x).requires_grad_(True)
+        grad = torch.autograd.grad
+        return Prepared(lambda: grad(fwd(leaf, dim), leaf, dyt)[0], to_numpy=to_np,
+                        keep=(leaf, dyt),
+                        note=f"torch._{function}_data missing: forward + autograd backward")
+
 
 # ---- ONNX model building (onnx helper API, or raw protobuf bytes) ----------
 
 _ONNX_ELEM = {"float32": 1, "float16": 10, "float64": 11}
+_ONNX_INT64 = 7
 _ONNX_OPS = {"softmax": "Softmax", "log_softmax": "LogSoftmax",
              "logsumexp": "ReduceLogSumExp"}
 ONNX_OPSET = 13
@@ -511,7 +905,15 @@ def _pb_value_info(name: str, elem: int, shape: Sequence[int]) -> bytes:
 
 def _onnx_model_raw(op: str, elem: int, in_shape, out_shape, attrs: Dict[str, Any]) -> bytes:
     """ModelProto bytes written by hand (field numbers from onnx.proto)."""
-    node = _pb_bytes(1, "x") + _pb_bytes(2, "y") + _pb_bytes(3, "node") + _pb_bytes(4, op)
+    return _onnx_graph_raw(op, [("x", elem, in_shape)], [("y", elem, out_shape)], attrs)
+
+
+def _onnx_graph_raw(op: str, inputs, outputs, attrs: Dict[str, Any]) -> bytes:
+    """A one-node ModelProto written by hand; ``inputs`` and ``outputs`` are
+    (name, element type, shape) triples (a shape of [] is a scalar)."""
+    node = (b"".join(_pb_bytes(1, n) for n, _, _ in inputs)
+            + b"".join(_pb_bytes(2, n) for n, _, _ in outputs)
+            + _pb_bytes(3, "node") + _pb_bytes(4, op))
     for k, v in attrs.items():
         if isinstance(v, (list, tuple)):   # AttributeProto: name=1, ints=8, type=20 (INTS=7)
             a = _pb_bytes(1, k) + b"".join(_pb_int(8, i) for i in v) + _pb_int(20, 7)
@@ -519,8 +921,8 @@ def _onnx_model_raw(op: str, elem: int, in_shape, out_shape, attrs: Dict[str, An
             a = _pb_bytes(1, k) + _pb_int(3, int(v)) + _pb_int(20, 2)
         node += _pb_bytes(5, a)
     graph = (_pb_bytes(1, node) + _pb_bytes(2, "fastsoftmax_bench")
-             + _pb_bytes(11, _pb_value_info("x", elem, in_shape))
-             + _pb_bytes(12, _pb_value_info("y", elem, out_shape)))
+             + b"".join(_pb_bytes(11, _pb_value_info(*i)) for i in inputs)
+             + b"".join(_pb_bytes(12, _pb_value_info(*o)) for o in outputs))
     opset = _pb_bytes(1, "") + _pb_int(2, ONNX_OPSET)
     return (_pb_int(1, ONNX_IR_VERSION) + _pb_bytes(2, "fastsoftmax-bench")
             + _pb_bytes(7, graph) + _pb_bytes(8, opset))
@@ -536,6 +938,16 @@ def onnx_model_bytes(function: str, x: np.ndarray, axis: Any,
     if dt not in _ONNX_ELEM:
         raise TypeError(f"onnxruntime: dtype {dt} not benchmarked")
     elem = _ONNX_ELEM[dt]
+    if function == "sigmoid":
+        return _onnx_model("Sigmoid", [("x", elem, list(x.shape))],
+                           [("y", elem, list(x.shape))], {}, use_onnx)
+    if function == "cross_entropy":  # inputs x (N, C, d1, ...) and int64 labels (N, d1, ...)
+        if x.ndim < 2 or _class_axis(axis, x.ndim) != 1:
+            raise TypeError("onnxruntime: SoftmaxCrossEntropyLoss takes classes on axis 1")
+        labels = [d for i, d in enumerate(x.shape) if i != 1]
+        return _onnx_model("SoftmaxCrossEntropyLoss",   # reduction "mean" is the default
+                           [("x", elem, list(x.shape)), ("t", _ONNX_INT64, labels)],
+                           [("y", elem, [])], {}, use_onnx)
     op = _ONNX_OPS[function]
     if function == "logsumexp":
         axes = list(range(x.ndim)) if axis is None else list(axis if isinstance(axis, tuple) else (axis,))
@@ -547,6 +959,14 @@ def onnx_model_bytes(function: str, x: np.ndarray, axis: Any,
             raise TypeError("onnxruntime: Softmax takes a single int axis")
         attrs = {"axis": axis}
         out_shape = list(x.shape)
+    return _onnx_model(op, [("x", elem, list(x.shape))], [("y", elem, out_shape)], attrs,
+                       use_onnx)
+
+
+def _onnx_model(op: str, inputs, outputs, attrs: Dict[str, Any],
+                use_onnx: Optional[bool] = None) -> bytes:
+    """A one-node opset-13 model: with the onnx helper API when installed
+    (and ``use_onnx`` is not False), else raw protobuf bytes."""
     if use_onnx is None or use_onnx:
         try:
             from onnx import helper
@@ -554,18 +974,19 @@ def onnx_model_bytes(function: str, x: np.ndarray, axis: Any,
             if use_onnx:
                 raise
         else:
-            node = helper.make_node(op, ["x"], ["y"], name="node", **attrs)
+            node = helper.make_node(op, [n for n, _, _ in inputs], [n for n, _, _ in outputs],
+                                    name="node", **attrs)
             graph = helper.make_graph(
                 [node], "fastsoftmax_bench",
-                [helper.make_tensor_value_info("x", elem, list(x.shape))],
-                [helper.make_tensor_value_info("y", elem, out_shape)])
+                [helper.make_tensor_value_info(n, e, list(sh)) for n, e, sh in inputs],
+                [helper.make_tensor_value_info(n, e, list(sh)) for n, e, sh in outputs])
             model = helper.make_model(graph, producer_name="fastsoftmax-bench",
                                       opset_imports=[helper.make_opsetid("", ONNX_OPSET)])
             # helper.make_model stamps the newest IR version, which an older
             # onnxruntime may refuse; opset 13 only needs IR 7.
             model.ir_version = ONNX_IR_VERSION
             return model.SerializeToString()
-    return _onnx_model_raw(op, elem, list(x.shape), out_shape, attrs)
+    return _onnx_graph_raw(op, inputs, outputs, attrs)
 
 
 class OnnxRuntimePeer(Contender):
@@ -587,8 +1008,38 @@ class OnnxRuntimePeer(Contender):
         return None
 
     def prepare(self, function, x, axis, threads, out):
-        import onnxruntime as ort
         model = onnx_model_bytes(function, x, axis)
+        sess = self._session(model, threads)
+        run = sess.run
+        feed = {"x": x}
+        names = ["y"]
+        return Prepared(lambda: run(names, feed)[0], keep=sess,
+                        note="no out=" if out else "")
+
+    extra_functions = ("cross_entropy", "sigmoid")
+
+    def unsupported_extra(self, function, ops, out):
+        x = ops.x
+        if x.dtype.name not in _ONNX_ELEM:
+            return f"dtype {x.dtype.name} not benchmarked with onnxruntime"
+        if function == "cross_entropy" and (
+                x.ndim < 2 or not isinstance(ops.axis, int) or _class_axis(ops.axis, x.ndim) != 1):
+            return "SoftmaxCrossEntropyLoss takes classes on axis 1 of a 2-D+ input"
+        return None
+
+    def prepare_extra(self, function, ops, threads, out):
+        sess = self._session(onnx_model_bytes(function, ops.x, ops.axis), threads)
+        run = sess.run
+        feed = {"x": ops.x}
+        if function == "cross_entropy":
+            feed["t"] = ops.target
+        names = ["y"]
+        return Prepared(lambda: run(names, feed)[0], keep=sess,
+                        note="no out=" if out else "")
+
+    @staticmethod
+    def _session(model: bytes, threads: int):
+        import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads = int(threads)
         so.inter_op_num_threads = 1
@@ -599,13 +1050,7 @@ class OnnxRuntimePeer(Contender):
         # calls 1.7x slower right after an ONNX Runtime call, for over 20 ms).  Without spinning
         # its workers block, as OpenMP's do after their short spin.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sess = ort.InferenceSession(model, sess_options=so,
-                                    providers=["CPUExecutionProvider"])
-        run = sess.run
-        feed = {"x": x}
-        names = ["y"]
-        return Prepared(lambda: run(names, feed)[0], keep=sess,
-                        note="no out=" if out else "")
+        return ort.InferenceSession(model, sess_options=so, providers=["CPUExecutionProvider"])
 
 
 class CopyRoof(Contender):
@@ -620,6 +1065,11 @@ class CopyRoof(Contender):
         dst = np.empty_like(x)
         copyto = np.copyto
         return Prepared(lambda: copyto(dst, x), keep=dst)
+
+    extra_functions = EXTRA_FUNCTIONS
+
+    def prepare_extra(self, function, ops, threads, out):
+        return self.prepare(function, ops.x, ops.axis, threads, out)
 
 
 _CONTENDERS: Dict[str, Contender] = {c.name: c for c in [
@@ -702,6 +1152,7 @@ class UnitResult:
     out: bool
     bytes_read: int = 0
     bytes_written: int = 0
+    roof_bytes: int = 0     # bytes the copy roof copies (0: bytes_read)
     times: Dict[str, Dict[str, Any]] = field(default_factory=dict)   # name -> timing
     skipped: Dict[str, str] = field(default_factory=dict)            # name -> reason
     errors: Dict[str, str] = field(default_factory=dict)             # name -> error
@@ -718,7 +1169,7 @@ class UnitResult:
         if not m:
             return None
         if name == ROOF:
-            return 2 * self.bytes_read / m
+            return 2 * (self.roof_bytes or self.bytes_read) / m
         return (self.bytes_read + self.bytes_written) / m
 
     @property
@@ -741,7 +1192,8 @@ class UnitResult:
             "axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
             "dtype": self.dtype, "threads": self.threads, "out": self.out,
             "elements": n_el, "bytes_read": self.bytes_read,
-            "bytes_written": self.bytes_written, "contenders": {},
+            "bytes_written": self.bytes_written,
+            "roof_bytes": self.roof_bytes or self.bytes_read, "contenders": {},
             "copy_gbps": self.copy_gbps, "pct_copy": self.pct_copy,
             "ratios": {p: self.ratio(p) for p in self.times if p not in (FASTSOFTMAX, ROOF)},
             "skipped": self.skipped, "errors": self.errors, "notes": self.notes,
@@ -755,28 +1207,38 @@ class UnitResult:
         return d
 
 
-def run_unit(function: str, case: Case, x: np.ndarray, threads: int, *,
+def run_unit(function: str, case: Case, x: Any, threads: int, *,
              peers: Sequence[str], out: bool = False, repeats: int = DEFAULT_REPEATS,
              sample_ms: float = DEFAULT_SAMPLE_MS, budget_s: float = DEFAULT_BUDGET_S,
-             ref: Optional[np.ndarray] = None) -> UnitResult:
-    """Check and time fastsoftmax, the peers and the copy roof on one input."""
+             ref: Any = None) -> UnitResult:
+    """Check and time fastsoftmax, the peers and the copy roof on one input
+    (the case's array, or the function's ``Operands`` made from it)."""
     axis = case.axis
-    res = UnitResult(function, case.name, tuple(case.shape), axis, x.dtype.name,
-                     int(threads), bool(out), bytes_read=int(x.nbytes))
+    xa = x.x if isinstance(x, Operands) else x
+    res = UnitResult(function, case.name, tuple(case.shape), axis, xa.dtype.name,
+                     int(threads), bool(out), bytes_read=int(xa.nbytes))
+    why = unit_unsupported(function, case)
+    if why:
+        res.skipped[FASTSOFTMAX] = why
+        return res
+    ops = x if isinstance(x, Operands) else make_operands(function, x, axis)
+    x = ops.x
+    res.bytes_read = ops.nbytes_read
+    res.roof_bytes = int(x.nbytes)
     names = [FASTSOFTMAX] + [p for p in peers] + [ROOF]
     conts = [_CONTENDERS[n] for n in names]
     if ref is None:
-        ref = reference(function, x, axis)
+        ref = reference(function, ops, axis)
     ready: List[Tuple[str, Prepared, int]] = []
     sample_ns = sample_ms * 1e6
     with threads_set(conts, threads):
         for c in conts:
-            why = c.unavailable() or c.unsupported(function, x, axis, out)
+            why = c.unavailable() or c.unsupported_ops(function, ops, out)
             if why:
                 res.skipped[c.name] = why
                 continue
             try:
-                p = c.prepare(function, x, axis, threads, out)
+                p = c.prepare_ops(function, ops, threads, out)
                 t0 = time.perf_counter_ns()
                 r = p.call()  # warm-up, and the result to check
                 first_ns = time.perf_counter_ns() - t0
@@ -831,31 +1293,50 @@ def run_unit(function: str, case: Case, x: np.ndarray, threads: int, *,
     return res
 
 
-def run_suite(functions: Sequence[str], cases: Sequence[Case], threads: Sequence[int], *,
+def run_suite(functions: Sequence[str],
+              cases: Union[None, Sequence[Case], Dict[str, Sequence[Case]]],
+              threads: Sequence[int], *,
               dtypes: Optional[Sequence[str]] = None, peers: Optional[Sequence[str]] = None,
               out: bool = False, repeats: int = DEFAULT_REPEATS,
               sample_ms: float = DEFAULT_SAMPLE_MS, budget_s: float = DEFAULT_BUDGET_S,
               progress: Optional[Callable[[int, int, str], None]] = None
               ) -> List[UnitResult]:
-    """Run every (case, dtype) x function x threads unit."""
+    """Run every (case, dtype) x function x threads unit.
+
+    ``cases``: one list for every function, a {function: cases} dict, or None
+    for each function's ``default_cases``.  Each input is made once and
+    shared by the functions that run on it; units run case by case."""
     if peers is None:
         peers, _ = available_peers()
-    units = case_units(cases, dtypes)
-    total = len(units) * len(functions) * len(threads)
+    plan: Dict[Tuple[Any, ...], Tuple[Case, str, List[str]]] = {}
+    for function in functions:
+        if cases is None:
+            fcases: Sequence[Case] = default_cases(function)
+        elif isinstance(cases, dict):
+            fcases = cases.get(function, ())
+        else:
+            fcases = cases
+        for case, dt in case_units(fcases, dtypes):
+            key = (case.shape, case.axis, dt)
+            plan.setdefault(key, (case, dt, []))[2].append(function)
+    total = sum(len(fns) for _, _, fns in plan.values()) * len(threads)
     done = 0
     results = []
-    for case, dt in units:
+    for case, dt, fns in plan.values():
         x = make_input(case, dt)
-        for function in functions:
-            ref = reference(function, x, case.axis)
+        for function in fns:
+            ops = ref = None
+            if not unit_unsupported(function, case):
+                ops = make_operands(function, x, case.axis)
+                ref = reference(function, ops)
             for t in threads:
                 done += 1
                 if progress:
                     progress(done, total, f"{function} {case_label(case, dt)} t={t}")
-                results.append(run_unit(function, case, x, t, peers=peers, out=out,
-                                        repeats=repeats, sample_ms=sample_ms,
-                                        budget_s=budget_s, ref=ref))
-            del ref
+                results.append(run_unit(function, case, x if ops is None else ops, t,
+                                        peers=peers, out=out, repeats=repeats,
+                                        sample_ms=sample_ms, budget_s=budget_s, ref=ref))
+            del ops, ref
         del x
         gc.collect()
     return results
@@ -890,13 +1371,27 @@ def _table(headers: List[str], rows: List[List[str]], align: str) -> str:
 
 def format_table(results: Sequence[UnitResult], title: str,
                  peer_order: Sequence[str] = PEERS) -> str:
-    peers = [p for p in peer_order
-             if any(p in r.times or p in r.errors or p in r.skipped for r in results)]
+    # a peer skipped on every row for one reason (no counterpart of the
+    # function) gets a footnote instead of a column of n/a
+    foot = set()
+    peers = []
+    for p in peer_order:
+        if not any(p in r.times or p in r.errors or p in r.skipped for r in results):
+            continue
+        why = {r.skipped.get(p) for r in results if FASTSOFTMAX not in r.skipped}
+        if len(why) == 1 and None not in why:
+            foot.add(f"not compared: {p}: {why.pop()}")
+            continue
+        peers.append(p)
     headers = ["case", "dtype", "fastsoftmax ms", "GB/s", "% copy", "copy GB/s"] + peers
     rows = []
-    foot = set()
     for r in results:
         row = [r.case + ("*" if r.budget_hit else ""), r.dtype]
+        if FASTSOFTMAX in r.skipped:
+            row += ["skipped", "", "", ""] + [""] * len(peers)
+            foot.add(f"skipped {r.function} {r.case}: {r.skipped[FASTSOFTMAX]}")
+            rows.append(row)
+            continue
         if r.fs_error:
             row += ["ERROR", "", "", ""] + [""] * len(peers)
             foot.add(f"ERROR {r.function} {r.case} {r.dtype} t={r.threads}: {r.fs_error}")
@@ -934,13 +1429,30 @@ def format_tables(results: Sequence[UnitResult]) -> str:
         groups.setdefault((r.function, r.threads, r.out), []).append(r)
     parts = []
     for (function, t, out), rs in groups.items():
-        title = f"{function}  threads={t}" + ("  out= preallocated" if out else "")
+        title = (f"{FUNCTION_TITLES.get(function, function)}  threads={t}"
+                 + ("  out= preallocated" if out else ""))
         parts.append(format_table(rs, title))
-    parts.append("ms = median time per call; GB/s = (input bytes + result bytes) / time;\n"
-                 "% copy = GB/s over np.copyto's (read+write of the input bytes);\n"
-                 "xR = peer time / fastsoftmax time (>1: fastsoftmax is faster). "
-                 "numpy/scipy are single-threaded.")
-    notes = sorted({f"{n}: {v}" for r in results for n, v in r.notes.items()})
+    legend = ("ms = median time per call; GB/s = (input bytes + result bytes) / time;\n"
+              "% copy = GB/s over np.copyto's (read+write of the input bytes);\n"
+              "xR = peer time / fastsoftmax time (>1: fastsoftmax is faster). "
+              "numpy/scipy are single-threaded.")
+    fns = {r.function for r in results}
+    if fns & {"cross_entropy", "cross_entropy_with_grad"}:
+        legend += ("\ncross_entropy: input bytes = logits + int64 targets; with_grad: result = "
+                   "loss + dlogits; the copy roof copies the logits.")
+    if fns & {"softmax_backward", "log_softmax_backward"}:
+        legend += "\n*_backward: input bytes = dy + y; the copy roof copies one of them."
+    parts.append(legend)
+    notes = sorted({f"{n}: {v}" for r in results for n, v in r.notes.items()
+                    if r.function in FUNCTIONS})
+    extra: Dict[Tuple[str, str], List[str]] = {}   # (contender, note) -> functions
+    for r in results:
+        if r.function not in FUNCTIONS:
+            for n, v in r.notes.items():
+                fl = extra.setdefault((n, v), [])
+                if r.function not in fl:
+                    fl.append(r.function)
+    notes += [f"{n} ({', '.join(fl)}): {v}" for (n, v), fl in sorted(extra.items())]
     if notes:
         parts[-1] += "\nnotes: " + "; ".join(notes)
     return "\n\n".join(parts)
@@ -1085,7 +1597,7 @@ def plot(path: str, results: Sequence[UnitResult]) -> None:
 
     groups: Dict[Tuple[str, int, bool], List[UnitResult]] = {}
     for r in results:
-        if not r.fs_error:
+        if not r.fs_error and FASTSOFTMAX in r.times:
             groups.setdefault((r.function, r.threads, r.out), []).append(r)
     if not groups:
         raise BenchError("nothing to plot: no result")

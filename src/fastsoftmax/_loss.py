@@ -127,7 +127,7 @@ def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_
     sample_shape = a.shape[:ax] + a.shape[ax + 1:]
     losses = loss2.reshape([sample_shape[p] for p in sperm]).transpose(np.argsort(sperm))
     if reduction == "none":
-        result = losses.astype(rdtype, copy=True) if losses.dtype != rdtype else np.ascontiguousarray(losses)
+        result = losses.astype(rdtype, copy=False)
     else:
         total = np.sum(losses, dtype=np.float64)
         if reduction == "mean":

@@ -217,7 +217,7 @@ static T SFX(lse_scaled)(T m, T s, double L) {
     return (T)((double)s * (double)m + L); /* the product of two floats is exact in double */
 #else
     double p = s * m, q = fma(s, m, -p);
-    return (T)(p + (q + L));
+    return isinf(p) ? (T)(p + L) : (T)(p + (q + L)); /* s m beyond the range: so is the result (or NaN) */
 #endif
 }
 
@@ -323,14 +323,90 @@ static double SFX(nll)(T xt, T m, double logs) {
 #endif
 }
 
+/* A row's log-sum-exp, reading the row from memory once: each L1-sized chunk's max, then its sum of
+ * exp(x - chunk max) from L1 (also stored in e, if not NULL); the chunks' (max, sum) pairs are combined
+ * at the end, each rescaled once by exp(m_c - m) (libm, double), so no rounding accumulates across
+ * rescalings.  m is the row's max; if it is not finite (NaN, +inf, all -inf) the rest is not set. */
+#define FSS_LSE_CHUNK (16384 / (ptrdiff_t)sizeof(T))
+#define FSS_LSE_MAX_CHUNKS 512
+typedef struct {
+    T m;
+    double s, logs; /* sum(exp(x - m)) and its log */
+    ptrdiff_t len, nc;
+    T mc[FSS_LSE_MAX_CHUNKS];
+    double sc[FSS_LSE_MAX_CHUNKS];
+} SFX(lse_state);
+
+/* exp(mc - m) for mc <= m finite, with mc - m taken exactly (exact in double for float; TwoSum for double,
+ * whose rounding error would otherwise cost up to |mc - m| ulp). */
+static double SFX(chunk_factor)(T mc, T m) {
+    const double d = (double)mc - (double)m;
+#if FSS_DRIVER_F32
+    return exp(d);
+#else
+    const double bv = d - mc, e = (mc - (d - bv)) + (-m - bv);
+    return exp(d) * (1.0 + e);
+#endif
+}
+
+static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SFX(lse_state) *st) {
+    ptrdiff_t len = (n + FSS_LSE_MAX_CHUNKS - 1) / FSS_LSE_MAX_CHUNKS;
+    len = len < FSS_LSE_CHUNK ? FSS_LSE_CHUNK : (len + 63) / 64 * 64;
+    st->len = len;
+    st->nc = (n + len - 1) / len;
+    st->m = (T)-INFINITY;
+    st->s = st->logs = 0;
+    for (ptrdiff_t c = 0; c < st->nc; c++) {
+        const ptrdiff_t k = n - c * len < len ? n - c * len : len;
+        const T mc = st->mc[c] = K->SFX(rmax)(x + c * len, k);
+        if (!(mc < (T)INFINITY)) { /* NaN or +inf: the caller's special path */
+            st->m = mc;
+            return;
+        }
+        st->sc[c] = mc == (T)-INFINITY ? 0.0
+                    : e ? K->SFX(expsum)(x + c * len, e + c * len, k, mc) : K->SFX(sumexp)(x + c * len, k, mc);
+        if (mc > st->m) st->m = mc;
+    }
+    if (st->m == (T)-INFINITY) return;
+    double sum = 0.0, comp = 0.0; /* TwoSum-compensated, in chunk order */
+    for (ptrdiff_t c = 0; c < st->nc; c++) {
+        const double v = st->sc[c] == 0.0 ? 0.0 : st->sc[c] * SFX(chunk_factor)(st->mc[c], st->m);
+        const double t = sum + v, bv = t - sum;
+        comp += (sum - (t - bv)) + (v - bv);
+        sum = t;
+    }
+    st->s = sum + comp;
+    st->logs = log(st->s);
+}
+
+/* e *= f exp(m_c - m) chunk by chunk: exp(x - m) f, from the chunks' exp(x - m_c) (a chunk of -inf only
+ * holds zeros already). */
+static void SFX(row_lse_scale)(const fss_kernels *K, const SFX(lse_state) *st, T *e, ptrdiff_t n, double f) {
+    for (ptrdiff_t c = 0; c < st->nc; c++) {
+        const ptrdiff_t k = n - c * st->len < st->len ? n - c * st->len : st->len;
+        if (st->mc[c] > (T)-INFINITY)
+            K->SFX(scale)(e + c * st->len, k, (T)(f * SFX(chunk_factor)(st->mc[c], st->m)));
+    }
+}
+#undef FSS_LSE_CHUNK
+#undef FSS_LSE_MAX_CHUNKS
+
+/* sum(b (m - x)) for cross-entropy: the compensated double accumulator turns a +inf term (x = -inf with
+ * a nonzero coefficient) into NaN; with the row's log-sum-exp finite no NaN can be in x, so it is +inf. */
+static double SFX(ce_terms)(const fss_kernels *K, const T *x, const T *b, ptrdiff_t n, T m) {
+    const double v = K->SFX(lsub_dot)(x, b, n, m);
+    return v == v ? v : INFINITY;
+}
+
 static void SFX(ce_task)(void *ctx, ptrdiff_t smp, void *scratch) {
     const SFX(ce_job) *j = (const SFX(ce_job) *)ctx;
+    const fss_kernels *K = j->K;
     const ptrdiff_t n = j->n, o = smp / j->inner, i = smp % j->inner;
     T *lp = j->loss + o * j->ls[0] + i * j->ls[1];
     T *g = j->grad ? j->grad + o * j->gs[0] + i * j->gs[2] : NULL;
     const ptrdiff_t gstep = g ? j->gs[1] : 0;
     const T *w = j->weight;
-    const double eps = j->eps, sm = eps / (double)n;
+    const double eps = j->eps, sm = eps / (double)n, gsc = j->gscale;
     int64_t t = -1;
     if (j->target) {
         t = j->target[o * j->ts[0] + i * j->ts[1]];
@@ -340,54 +416,58 @@ static void SFX(ce_task)(void *ctx, ptrdiff_t smp, void *scratch) {
             return;
         }
     }
-    const T *p = j->prob ? j->prob + o * j->ps[0] + i * j->ps[2] : NULL;
-    const ptrdiff_t pstep = p ? j->ps[1] : 0;
-    T *buf = (T *)scratch, *e = g ? (gstep == 1 ? g : buf + n) : NULL;
+    T *buf = (T *)scratch, *b = buf + n, *e = g ? (gstep == 1 ? g : buf + 2 * n) : NULL;
     const T *xr = j->x + o * j->xs[0] + i * j->xs[2];
     if (j->xs[1] != 1) {
         for (ptrdiff_t c = 0; c < n; c++) buf[c] = xr[c * j->xs[1]];
         xr = buf;
     }
-#define FSS_COEF(c) \
-    (p ? (w ? (double)w[c] : 1.0) * ((1.0 - eps) * (double)p[(c) * pstep] + sm) \
-       : ((c) == t ? (1.0 - eps) * (w ? (double)w[t] : 1.0) : 0.0) + (eps > 0 ? sm * (w ? (double)w[c] : 1.0) : 0.0))
-    const T m = j->K->SFX(rmax)(xr, n);
-    double loss = 0, comp = 0, A = 0;
-    if (!p) A = (1.0 - eps) * (w ? (double)w[t] : 1.0) + sm * j->wsum;
+    /* Probability targets: b = w p (or p), and B = sum(b). */
+    double B = 0;
+    if (j->prob) {
+        const T *p = j->prob + o * j->ps[0] + i * j->ps[2];
+        for (ptrdiff_t c = 0; c < n; c++) b[c] = w ? w[c] * p[c * j->ps[1]] : p[c * j->ps[1]];
+        B = K->SFX(sum)(b, n);
+    } else {
+        b = NULL;
+    }
+    const double wt = b || !w ? 1.0 : (double)w[t];
+    /* loss = (1 - eps) (hard: w_t (L - x_t); soft: sum b (L - x)) + (eps / n) sum w (L - x) */
+    const double A = (1.0 - eps) * (b ? B : wt) + sm * j->wsum;
+    SFX(lse_state) st;
+    SFX(row_lse)(K, xr, n, e, &st);
+    const T m = st.m;
+    double loss = 0;
     if (isfinite(m)) {
-        const double s = e ? j->K->SFX(expsum)(xr, e, n, m) : j->K->SFX(sumexp)(xr, n, m), logs = log(s);
-        if (!p && eps == 0) {
-            loss = (w ? (double)w[t] : 1.0) * SFX(nll)(xr[t], m, logs);
-        } else {
-            for (ptrdiff_t c = 0; c < n; c++) { /* Neumaier's compensated sum of a_c (L - x_c) */
-                const double a = FSS_COEF(c), term = ((double)m - (double)xr[c]) + logs;
-                if (p) A += a;
-                if (a == 0 && term == term) continue; /* xlogy: 0 log 0 = 0, but NaN stays NaN */
-                const double v = a * term, tt = loss + v;
-                comp += fabs(loss) >= fabs(v) ? (loss - tt) + v : (v - tt) + loss;
-                loss = tt;
-            }
-        }
-        if (g) {
-            const double ga = j->gscale * A / s, gs = j->gscale;
-            for (ptrdiff_t c = 0; c < n; c++) e[c] = (T)(ga * (double)e[c] - gs * FSS_COEF(c));
+        const double logs = st.logs;
+        if (eps < 1) loss += (1.0 - eps) * (b ? SFX(ce_terms)(K, xr, b, n, m) + B * logs : wt * SFX(nll)(xr[t], m, logs));
+        if (eps > 0) loss += sm * (SFX(ce_terms)(K, xr, w, n, m) + j->wsum * logs);
+        if (e) { /* e = gsc (A exp(x - m) / s - a) */
+            SFX(row_lse_scale)(K, &st, e, n, gsc * A / st.s);
+            const T ks = (T)(gsc * sm), kb = (T)(gsc * (1.0 - eps));
+            if (eps > 0 && w)
+                for (ptrdiff_t c = 0; c < n; c++) e[c] -= ks * w[c];
+            else if (eps > 0)
+                for (ptrdiff_t c = 0; c < n; c++) e[c] -= ks;
+            if (b && eps < 1)
+                for (ptrdiff_t c = 0; c < n; c++) e[c] -= kb * b[c];
+            else if (!b)
+                e[t] -= (T)(gsc * (1.0 - eps) * wt);
         }
     } else { /* NaN, +inf or only -inf among the logits: log_softmax by the special-value rules */
         int has_nan;
         ptrdiff_t k;
         SFX(fss_special_count)(xr, 1, n, &has_nan, &k);
         const int undefined = has_nan || k == 0;
-        if (p)
-            for (ptrdiff_t c = 0; c < n; c++) A += FSS_COEF(c);
         for (ptrdiff_t c = 0; c < n; c++) {
             const int top = xr[c] == (T)INFINITY;
-            const double a = FSS_COEF(c), nl = undefined ? NAN : (top ? log((double)k) : INFINITY);
-            if (a != 0 || undefined) loss += a * nl;
-            if (e) e[c] = (T)(j->gscale * (A * (undefined ? NAN : (top ? 1.0 / (double)k : 0.0)) - a));
+            const double a = (1.0 - eps) * (b ? (double)b[c] : (c == t ? wt : 0.0)) + sm * (w ? (double)w[c] : 1.0);
+            const double nl = undefined ? NAN : (top ? log((double)k) : INFINITY);
+            if (a != 0 || undefined) loss += a * nl; /* xlogy: a zero coefficient ignores -inf */
+            if (e) e[c] = (T)(gsc * (A * (undefined ? NAN : (top ? 1.0 / (double)k : 0.0)) - a));
         }
     }
-#undef FSS_COEF
-    *lp = (T)(loss + comp);
+    *lp = (T)loss;
     if (g && e != g)
         for (ptrdiff_t c = 0; c < n; c++) g[c * gstep] = e[c];
 }
@@ -432,12 +512,12 @@ static int SFX(cross_entropy_ex)(const T *x, ptrdiff_t outer, ptrdiff_t n, ptrdi
                 return FASTSOFTMAX_EINDEX;
             }
         }
-    double wsum = 0;
-    for (ptrdiff_t c = 0; c < n; c++) wsum += weight ? (double)weight[c] : 1.0;
-    SFX(ce_job) j = {fss_active_kernels(), x, n, inner, xstride, target, tstride, prob, pstride, weight,
+    const fss_kernels *K = fss_active_kernels();
+    const double wsum = weight ? K->SFX(sum)(weight, n) : (double)n; /* compensated for double */
+    SFX(ce_job) j = {K, x, n, inner, xstride, target, tstride, prob, pstride, weight,
                      ignore_index, label_smoothing, wsum, loss, lstride, grad, gstride, grad_scale};
     const ptrdiff_t tasks = outer * inner;
-    const size_t scratch = (size_t)n * sizeof(T) * 2;
+    const size_t scratch = (size_t)n * sizeof(T) * 3;
     int status = FASTSOFTMAX_OK;
     fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, scratch, SFX(ce_task), &j, &status);
     return status;

@@ -77,8 +77,11 @@ typedef struct fss_kernels {
     double (*sumexp_s_f64)(const double *x, ptrdiff_t n, double m, double s);
     double (*expsum_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s);
     void (*logsub_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s, double L);
-    /* Backward passes: sum(a b) and sum(a) in double; dx = y (dy - c) (softmax_bwd); dx = dy - exp(y) c
+    /* Cross-entropy terms: sum(b (m - x)) (b NULL: all ones), a zero b_c contributing 0 even at x_c = -inf.
+     * Backward passes: sum(a b) and sum(a) in double; dx = y (dy - c) (softmax_bwd); dx = dy - exp(y) c
      * for y <= 0 (log_softmax_bwd).  dx may be dy or y. */
+    double (*lsub_dot_f32)(const float *x, const float *b, ptrdiff_t n, float m);
+    double (*lsub_dot_f64)(const double *x, const double *b, ptrdiff_t n, double m);
     double (*dot_f32)(const float *a, const float *b, ptrdiff_t n);
     double (*sum_f32)(const float *a, ptrdiff_t n);
     void (*softmax_bwd_f32)(const float *dy, const float *y, float *dx, ptrdiff_t n, float c);

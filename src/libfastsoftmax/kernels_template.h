@@ -44,6 +44,7 @@
  * d - n * LN2_HI is exact (Sterbenz) even without a fused multiply-add. */
 #define EXP_LN2_HI 0x1.62e400p-1f
 #define EXP_LN2_LO 0x1.7f7d1cp-20f
+#define FSS_TINY 0x1p-126f /* the smallest normal number */
 #else
 #define T double
 #define SFX(name) name##_f64
@@ -59,6 +60,7 @@
 /* fdlibm's split: LN2_HI has 32 trailing zero bits, so n * LN2_HI is exact for |n| < 2^21. */
 #define EXP_LN2_HI 0x1.62e42feep-1
 #define EXP_LN2_LO 0x1.a39ef35793c76p-33
+#define FSS_TINY 0x1p-1022
 #endif
 
 #define VSET(c) VOP(set1)((T)(c))
@@ -117,19 +119,26 @@ static inline V SFX(expm)(V x, V m) {
 }
 
 /* s (x - m) as p + q, exact up to the rounding of the small part q, for s > 0: with d + e == x - m,
- * s d == p + (s d - p) exactly (one fused multiply-subtract).  Where d = -inf, p = -inf and q is NaN:
- * callers must not let q reach such lanes (exp_reduced's zero_below keys on p). */
-FSS_INLINE void SFX(scaled_diff)(V x, V m, V s, V *p, V *q) {
+ * s d == p + (s d - p) exactly (one fused multiply-subtract).  With HALVE (for s < 1), the same from
+ * x/2 - m/2 and 2 s: then x - m cannot overflow where s (x - m) is in range (the halving is exact but
+ * for subnormal x, where the error is below s * 2^-149 absolute).  Where d = -inf, p = -inf and q is
+ * NaN: callers must not let q reach such lanes (exp_reduced's zero_below keys on p). */
+FSS_INLINE void SFX(scaled_diff)(V x, V m, V s, V *p, V *q, const int halve) {
     V d, e;
+    if (halve) {
+        V h = VSET(0.5);
+        x = VOP(mul)(x, h);
+        m = VOP(mul)(m, h);
+    }
     SFX(diff_exact)(x, m, &d, &e);
     *p = VOP(mul)(s, d);
     *q = VOP(fma)(s, e, VOP(fms_exact)(s, d, *p));
 }
 
-/* exp(s (x - m)) with s (x - m) taken exactly (temperature / attention scaling). */
-static inline V SFX(expm_s)(V x, V m, V s) {
+/* exp(s (x - m)) with s (x - m) taken exactly (temperature / attention scaling); s doubled if HALVE. */
+FSS_INLINE V SFX(expm_s)(V x, V m, V s, const int halve) {
     V p, q;
-    SFX(scaled_diff)(x, m, s, &p, &q);
+    SFX(scaled_diff)(x, m, s, &p, &q, halve);
     return SFX(exp_reduced)(p, q);
 }
 
@@ -169,19 +178,20 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
  * compensated (double) accumulator unrounded: the sum is then, in practice, independent of the order
  * of the terms, so a slice gives the same bits through the row, column and strided paths.  (Adding
  * pairs in float first would save 10% of the time here and lose that.) */
+/* scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff) */
 FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + W <= n; i += W) {
         V x0 = VOP(load)(x + i);
-        V y0 = scaled ? SFX(expm_s)(x0, vm, vs) : SFX(expm)(x0, vm);
+        V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
         if (store) VOP(store)(y + i, y0);
         a0 = AOP(add)(a0, y0);
     }
     if (i < n) {
         V x0 = VOP(loadn)(x + i, n - i, (T)-INFINITY); /* padding lanes give exp(-inf) = 0 */
-        V y0 = scaled ? SFX(expm_s)(x0, vm, vs) : SFX(expm)(x0, vm);
+        V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
         if (store) VOP(storen)(y + i, n - i, y0);
         a0 = AOP(add)(a0, y0);
     }
@@ -195,9 +205,11 @@ FSS_INLINE double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int stor
 static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
 static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
 /* The same on s * x (s > 0; m the max of x). */
-static double SFX(sumexp_s)(const T *x, ptrdiff_t n, T m, T s) { return SFX(expsum_any)(x, NULL, n, m, s, 0, 1); }
+static double SFX(sumexp_s)(const T *x, ptrdiff_t n, T m, T s) {
+    return s < 1 ? SFX(expsum_any)(x, NULL, n, m, 2 * s, 0, 2) : SFX(expsum_any)(x, NULL, n, m, s, 0, 1);
+}
 static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
-    return SFX(expsum_any)(x, y, n, m, s, 1, 1);
+    return s < 1 ? SFX(expsum_any)(x, y, n, m, 2 * s, 1, 2) : SFX(expsum_any)(x, y, n, m, s, 1, 1);
 }
 
 static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double logs) {
@@ -505,17 +517,21 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
 /* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
  * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
  * magnitudes: no cancellation, each rounding is relative to the result. */
-static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
+FSS_INLINE void SFX(logsub_s_any)(const T *x, T *y, ptrdiff_t n, T m, T s, double L, const int halve) {
     const T lh = (T)L, ll = (T)(L - (double)lh);
     V vm = VOP(set1)(m), vs = VOP(set1)(s), vlh = VOP(set1)(lh), vll = VOP(set1)(ll);
     V huge = VSET(-0x1p100); /* below it q cannot matter; at p = -inf it is NaN */
     for (ptrdiff_t i = 0; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
         V p, q;
-        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q);
+        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q, halve);
         q = VOP(zero_below)(q, p, huge);
         SFX(st)(y + i, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
     }
+}
+static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
+    if (s < 1) SFX(logsub_s_any)(x, y, n, m, 2 * s, L, 1);
+    else SFX(logsub_s_any)(x, y, n, m, s, L, 0);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -532,6 +548,26 @@ FSS_INLINE double SFX(dot_any)(const T *a, const T *b, ptrdiff_t n, const int mu
 }
 static double SFX(dot)(const T *a, const T *b, ptrdiff_t n) { return SFX(dot_any)(a, b, n, 1); }
 static double SFX(sum)(const T *a, ptrdiff_t n) { return SFX(dot_any)(a, NULL, n, 0); }
+
+/* sum(b (m - x)) (b == NULL: sum(m - x)) for m >= max(x), in the row accumulator; a zero b_c contributes
+ * exactly 0 even where x_c = -inf (xlogy's rule), a nonzero one +inf there.  Cross-entropy's terms. */
+FSS_INLINE double SFX(lsub_dot_any)(const T *x, const T *b, ptrdiff_t n, T m, const int weighted) {
+    V vm = VOP(set1)(m), zero = VSET(0), tiny = VSET(FSS_TINY);
+    A acc = AOP(zero)();
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V d = VOP(sub)(vm, SFX(ld)(x + i, k, m));
+        if (weighted) {
+            V vb = SFX(ld)(b + i, k, (T)0);
+            d = VOP(zero_below)(VOP(mul)(vb, d), VOP(max)(vb, VOP(sub)(zero, vb)), tiny);
+        }
+        acc = AOP(add)(acc, d);
+    }
+    return AOP(total)(acc);
+}
+static double SFX(lsub_dot)(const T *x, const T *b, ptrdiff_t n, T m) {
+    return b ? SFX(lsub_dot_any)(x, b, n, m, 1) : SFX(lsub_dot_any)(x, NULL, n, m, 0);
+}
 
 /* dx = y (dy - c): softmax's backward with c = sum(dy y).  dx may be dy or y. */
 static void SFX(softmax_bwd)(const T *dy, const T *y, T *dx, ptrdiff_t n, T c) {
@@ -612,5 +648,6 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef EXP_LOG2E
 #undef EXP_LN2_HI
 #undef EXP_LN2_LO
+#undef FSS_TINY
 #undef VSET
 #undef SHORT_V
