@@ -59,14 +59,17 @@ def _targets(target, shape, axis, fname):
                     f"not {t.dtype}")
 
 
-def _first_bad(t, n, ignore_index):
-    """The index (tuple) of the first class index outside [0, n) that is not ignore_index, or None."""
+def _raise_if_bad(t, n, ignore_index, fname):
+    """IndexError naming the first class index outside [0, n) that is not ignore_index, if any."""
     bad = (t < 0) | (t >= n)
     if ignore_index is not None:
         bad &= t != ignore_index
     if not bad.any():
-        return None
-    return np.unravel_index(int(np.flatnonzero(bad)[0]), t.shape) if t.ndim else ()
+        return
+    pos = np.unravel_index(int(np.flatnonzero(bad)[0]), t.shape) if t.ndim else ()
+    pos = int(pos[0]) if len(pos) == 1 else tuple(int(i) for i in pos)
+    raise IndexError(f"{fname}: target {int(t[bad][0])} at position {pos} is not a class index in [0, {n})"
+                     + ("" if ignore_index is None else f" nor ignore_index ({ignore_index})"))
 
 
 def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_smoothing, grad, fname):
@@ -92,18 +95,15 @@ def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_
     sperm = [p - (p > ax) for p in perm if p != ax]  # the sample axes, in the order of the 3-D view
     t2 = p3 = None
     if hard is not None:
-        bad = _first_bad(hard, n, ignore_index)
-        if bad is not None:
-            pos = bad[0] if len(bad) == 1 else tuple(int(i) for i in bad)
-            raise IndexError(f"{fname}: target {int(hard[bad])} at position {pos} is not a class index "
-                             f"in [0, {n})" + ("" if ignore_index is None else
-                                              f" nor ignore_index ({ignore_index})"))
         t2 = hard.transpose(sperm).reshape(outer, inner)
-        counted = hard != ignore_index if ignore_index is not None else None
-        if w is None:
-            denom = hard.size if counted is None else int(np.count_nonzero(counted))
-        else:
-            denom = float(np.sum(w[hard if counted is None else hard[counted]], dtype=np.float64))
+        if reduction != "mean":
+            denom = None
+        elif ignore_index is None and w is None:
+            denom = hard.size
+        else:  # the weights of the counted samples (their indices checked first)
+            _raise_if_bad(hard, n, ignore_index, fname)
+            counted = hard if ignore_index is None else hard[hard != ignore_index]
+            denom = counted.size if w is None else float(np.sum(w[counted], dtype=np.float64))
     else:
         p, _ = _prepare_input(prob, fname)
         p = p.astype(a.dtype, copy=False)
@@ -120,9 +120,9 @@ def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_
     loss2 = np.empty((outer, inner), dtype=a.dtype)
     g3 = np.empty(shape3, dtype=a.dtype) if grad else None
     if loss2.size:
-        bad = _core.cross_entropy(x3, t2, p3, w, ignore_index, eps, loss2, g3, grad_scale)
-        if bad >= 0:  # checked above; the C core checks again
-            raise IndexError(f"{fname}: target out of range at flat sample {bad}")
+        if _core.cross_entropy(x3, t2, p3, w, ignore_index, eps, loss2, g3, grad_scale) >= 0:
+            _raise_if_bad(hard, n, ignore_index, fname)  # the C core found one; name the first
+            raise IndexError(f"{fname}: a target is not a class index in [0, {n})")
 
     sample_shape = a.shape[:ax] + a.shape[ax + 1:]
     losses = loss2.reshape([sample_shape[p] for p in sperm]).transpose(np.argsort(sperm))

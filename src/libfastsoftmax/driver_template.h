@@ -231,7 +231,10 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
     const unsigned char *wr = j->w ? j->w + o * j->ws[0] + i * j->ws[2] : NULL;
     T *buf = (T *)scratch;
     const T *src = xr;
-    if (wr || j->xs[1] != 1) {
+    if (wr && j->xs[1] == 1 && j->ws[1] == 1) {
+        K->SFX(keep)(xr, wr, buf, n, (T)-INFINITY);
+        src = buf;
+    } else if (wr || j->xs[1] != 1) {
         for (ptrdiff_t k = 0; k < n; k++) buf[k] = (!wr || wr[k * j->ws[1]]) ? xr[k * j->xs[1]] : (T)-INFINITY;
         src = buf;
     }
@@ -252,7 +255,9 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
     }
     if (dst == buf) {
         const T absent = op == FSS_OP_SOFTMAX ? (T)0 : (T)-INFINITY;
-        for (ptrdiff_t k = 0; k < n; k++) yr[k * j->ys[1]] = (wr && !wr[k * j->ws[1]]) ? absent : buf[k];
+        if (wr && j->ys[1] == 1 && j->ws[1] == 1) K->SFX(keep)(buf, wr, yr, n, absent);
+        else
+            for (ptrdiff_t k = 0; k < n; k++) yr[k * j->ys[1]] = (wr && !wr[k * j->ws[1]]) ? absent : buf[k];
     }
 }
 
@@ -555,9 +560,8 @@ static void SFX(bwd_task)(void *ctx, ptrdiff_t t, void *scratch) {
         K->SFX(softmax_bwd)(dy, y, out, n, (T)K->SFX(dot)(dy, y, n));
     } else {
         const double c = K->SFX(sum)(dy, n);
-        int in_range = 1; /* the SIMD exp takes arguments <= 0; any other y goes to libm */
-        for (ptrdiff_t k = 0; k < n; k++) in_range &= !(y[k] > 0);
-        if (in_range) K->SFX(log_softmax_bwd)(dy, y, out, n, (T)c);
+        const T ymax = K->SFX(rmax)(y, n); /* the SIMD exp takes arguments <= 0; others go to libm */
+        if (ymax <= 0) K->SFX(log_softmax_bwd)(dy, y, out, n, (T)c);
         else
             for (ptrdiff_t k = 0; k < n; k++) out[k] = (T)((double)dy[k] - exp((double)y[k]) * (T)c);
     }

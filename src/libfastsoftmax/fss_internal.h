@@ -77,6 +77,9 @@ typedef struct fss_kernels {
     double (*sumexp_s_f64)(const double *x, ptrdiff_t n, double m, double s);
     double (*expsum_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s);
     void (*logsub_s_f64)(const double *x, double *y, ptrdiff_t n, double m, double s, double L);
+    /* y = w ? x : fill, w a byte mask (masked softmax's gather and scatter); y may be x. */
+    void (*keep_f32)(const float *x, const unsigned char *w, float *y, ptrdiff_t n, float fill);
+    void (*keep_f64)(const double *x, const unsigned char *w, double *y, ptrdiff_t n, double fill);
     /* Cross-entropy terms: sum(b (m - x)) (b NULL: all ones), a zero b_c contributing 0 even at x_c = -inf.
      * Backward passes: sum(a b) and sum(a) in double; dx = y (dy - c) (softmax_bwd); dx = dy - exp(y) c
      * for y <= 0 (log_softmax_bwd).  dx may be dy or y. */

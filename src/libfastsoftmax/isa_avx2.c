@@ -4,6 +4,7 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fss_internal.h"
 
@@ -33,6 +34,11 @@ static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf vf_fms_exact(vf a, vf b, vf p) { return _mm256_fmsub_ps(a, b, p); }
 static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+/* x where the byte w[l] is nonzero, else fill (8 bytes read) */
+static inline vf vf_keep(vf x, const unsigned char *w, vf fill) {
+    __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)w));
+    return _mm256_blendv_ps(x, fill, _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, _mm256_setzero_si256())));
+}
 static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_round(vf v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 /* 2^n from the bits of n + (1.5 * 2^23 + 127): its low mantissa bits hold n + 127, which a shift by 23
@@ -63,6 +69,12 @@ static inline vd vd_mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
 static inline vd vd_fma(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
 static inline vd vd_fms_exact(vd a, vd b, vd p) { return _mm256_fmsub_pd(a, b, p); }
 static inline vd vd_div(vd a, vd b) { return _mm256_div_pd(a, b); }
+static inline vd vd_keep(vd x, const unsigned char *w, vd fill) {
+    int32_t bytes;
+    memcpy(&bytes, w, sizeof bytes);
+    __m256i b = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(bytes));
+    return _mm256_blendv_pd(x, fill, _mm256_castsi256_pd(_mm256_cmpeq_epi64(b, _mm256_setzero_si256())));
+}
 static inline vd vd_max(vd a, vd b) { return _mm256_max_pd(a, b); }
 static inline vd vd_round(vd v) { return _mm256_round_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 /* as vf_ldexp, with n + (1.5 * 2^52 + 1023) (AVX2 has no double -> int64 conversion) */

@@ -36,6 +36,11 @@ static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf vf_fms_exact(vf a, vf b, vf p) { return _mm512_fmsub_ps(a, b, p); }
 static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+/* x where the byte w[l] is nonzero, else fill (16 bytes read) */
+static inline vf vf_keep(vf x, const unsigned char *w, vf fill) {
+    __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)w));
+    return _mm512_mask_blend_ps(_mm512_test_epi32_mask(b, b), fill, x);
+}
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_round(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
@@ -57,6 +62,10 @@ static inline vd vd_mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
 static inline vd vd_fma(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
 static inline vd vd_fms_exact(vd a, vd b, vd p) { return _mm512_fmsub_pd(a, b, p); }
 static inline vd vd_div(vd a, vd b) { return _mm512_div_pd(a, b); }
+static inline vd vd_keep(vd x, const unsigned char *w, vd fill) {
+    __m512i b = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)w));
+    return _mm512_mask_blend_pd(_mm512_test_epi64_mask(b, b), fill, x);
+}
 static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
 static inline vd vd_round(vd v) { return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 static inline vd vd_ldexp(vd p, vd n) { return _mm512_scalef_pd(p, n); }

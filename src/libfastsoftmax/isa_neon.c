@@ -32,6 +32,13 @@ static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vf_fma(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
 static inline vf vf_fms_exact(vf a, vf b, vf p) { return vfmaq_f32(vnegq_f32(p), a, b); }
 static inline vf vf_div(vf a, vf b) { return vdivq_f32(a, b); }
+/* x where the byte w[l] is nonzero, else fill (4 bytes read) */
+static inline vf vf_keep(vf x, const unsigned char *w, vf fill) {
+    uint32_t bytes;
+    memcpy(&bytes, w, sizeof bytes);
+    uint32x4_t b = vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(bytes)))));
+    return vbslq_f32(vceqzq_u32(b), fill, x);
+}
 static inline vf vf_max(vf a, vf b) { return vmaxq_f32(a, b); }
 static inline vf vf_round(vf v) { return vrndnq_f32(v); }
 static inline vf vf_ldexp(vf p, vf n) {
@@ -60,6 +67,10 @@ static inline vd vd_mul(vd a, vd b) { return vmulq_f64(a, b); }
 static inline vd vd_fma(vd a, vd b, vd c) { return vfmaq_f64(c, a, b); }
 static inline vd vd_fms_exact(vd a, vd b, vd p) { return vfmaq_f64(vnegq_f64(p), a, b); }
 static inline vd vd_div(vd a, vd b) { return vdivq_f64(a, b); }
+static inline vd vd_keep(vd x, const unsigned char *w, vd fill) {
+    uint64x2_t b = vcombine_u64(vdup_n_u64(w[0]), vdup_n_u64(w[1]));
+    return vbslq_f64(vceqzq_u64(b), fill, x);
+}
 static inline vd vd_max(vd a, vd b) { return vmaxq_f64(a, b); }
 static inline vd vd_round(vd v) { return vrndnq_f64(v); }
 static inline vd vd_ldexp(vd p, vd n) {

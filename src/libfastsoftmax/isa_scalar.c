@@ -26,6 +26,7 @@ static inline vf vf_mul(vf a, vf b) { return a * b; }
 static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
 static inline vf vf_fms_exact(vf a, vf b, vf p) { return fmaf(a, b, -p); } /* libm: exact */
 static inline vf vf_div(vf a, vf b) { return a / b; }
+static inline vf vf_keep(vf x, const unsigned char *w, vf fill) { return w[0] ? x : fill; }
 static inline vf vf_max(vf a, vf b) { return a > b ? a : b; }
 static inline vf vf_round(vf v) {
     /* |v| <= 127: adding 1.5 * 2^23 rounds to an integer in the current (nearest-even) mode */
@@ -53,6 +54,7 @@ static inline vd vd_mul(vd a, vd b) { return a * b; }
 static inline vd vd_fma(vd a, vd b, vd c) { return a * b + c; }
 static inline vd vd_fms_exact(vd a, vd b, vd p) { return fma(a, b, -p); }
 static inline vd vd_div(vd a, vd b) { return a / b; }
+static inline vd vd_keep(vd x, const unsigned char *w, vd fill) { return w[0] ? x : fill; }
 static inline vd vd_max(vd a, vd b) { return a > b ? a : b; }
 static inline vd vd_round(vd v) {
     return (v + 0x1.8p52) - 0x1.8p52; /* |v| <= 1022 */

@@ -11,6 +11,7 @@
  *   v_fma(a, b, c)                     a * b + c (fused where the ISA has it)
  *   v_fms_exact(a, b, p)               a * b - p rounded once (always fused: the error of p = a * b)
  *   v_div(a, b)                        a / b
+ *   v_keep(x, w, fill)                 x where the byte w[l] is nonzero, else fill (reads W bytes)
  *   v_max(a, b)                        x86 MAXPS semantics: b where either operand is NaN
  *   v_round(v)                         to nearest, ties to even
  *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
@@ -532,6 +533,14 @@ FSS_INLINE void SFX(logsub_s_any)(const T *x, T *y, ptrdiff_t n, T m, T s, doubl
 static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
     if (s < 1) SFX(logsub_s_any)(x, y, n, m, 2 * s, L, 1);
     else SFX(logsub_s_any)(x, y, n, m, s, L, 0);
+}
+
+/* y = w ? x : fill for contiguous x, y and byte mask w (y may be x): masked entries in and out. */
+static void SFX(keep)(const T *x, const unsigned char *w, T *y, ptrdiff_t n, T fill) {
+    V vfill = VOP(set1)(fill);
+    ptrdiff_t i = 0;
+    for (; i + W <= n; i += W) VOP(store)(y + i, VOP(keep)(VOP(load)(x + i), w + i, vfill));
+    for (; i < n; i++) y[i] = w[i] ? x[i] : fill;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
