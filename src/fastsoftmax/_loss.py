@@ -72,8 +72,40 @@ def _raise_if_bad(t, n, ignore_index, fname):
                      + ("" if ignore_index is None else f" nor ignore_index ({ignore_index})"))
 
 
+_PLAIN = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fast(logits, target, axis, reduction, eps, grad):
+    """The common call without Python-level normalisation, or None: C-contiguous native float32/64
+    logits with classes last, C-contiguous int64 class indices, no weight or ignore_index."""
+    if type(logits) is not np.ndarray or type(target) is not np.ndarray or logits.dtype not in _PLAIN:
+        return None
+    nd = logits.ndim
+    if (nd == 0 or (axis != -1 and axis != nd - 1) or not logits.flags.c_contiguous or not logits.flags.aligned
+            or target.dtype != np.int64 or not target.flags.c_contiguous or not target.flags.aligned
+            or target.shape != logits.shape[:-1] or logits.size == 0):
+        return None
+    n = logits.shape[-1]
+    samples = target.size
+    loss = np.empty(target.shape, dtype=logits.dtype)
+    g = np.empty_like(logits) if grad else None
+    scale = 1.0 / samples if reduction == "mean" else 1.0
+    if _core.cross_entropy(logits.reshape(samples, n, 1), target.reshape(samples, 1), None, None, None, eps,
+                           loss.reshape(samples, 1), None if g is None else g.reshape(samples, n, 1),
+                           scale) >= 0:
+        _raise_if_bad(target, n, None, "cross_entropy_with_grad" if grad else "cross_entropy")
+    if reduction != "none":
+        total = np.add.reduce(loss, axis=None, dtype=np.float64)
+        loss = logits.dtype.type(total / samples if reduction == "mean" else total)
+    return (loss, g) if grad else loss
+
+
 def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_smoothing, grad, fname):
     eps = _check_options(reduction, label_smoothing, fname)
+    if weight is None and ignore_index is None:
+        r = _fast(logits, target, axis, reduction, eps, grad)
+        if r is not None:
+            return r
     a, rdtype = _prepare_input(logits, fname)
     ax = _class_axis(axis, a.ndim, fname)
     n = a.shape[ax]
