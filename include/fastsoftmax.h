@@ -146,7 +146,7 @@ int fastsoftmax_logsumexp_ex_f64(const double *x, double *y, ptrdiff_t outer, pt
  * Samples whose target equals ignore_index (never with FASTSOFTMAX_NO_IGNORE) get loss 0 and, if grad
  * is not NULL, a zero gradient; other targets outside [0, n) return FASTSOFTMAX_EINDEX as below.
  * grad (optional, strides gstride over (outer, n, inner)): grad_scale * (sum(a) * softmax(x) - a), the
- * gradient of grad_scale * loss.  loss, grad, x, target and prob must not overlap.
+ * gradient of grad_scale * loss.  loss and grad must not overlap each other or x, target, prob, weight.
  */
 int fastsoftmax_cross_entropy_ex_f32(const float *x, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                                      const ptrdiff_t xstride[3], const int64_t *target, const ptrdiff_t tstride[2],

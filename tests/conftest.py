@@ -61,6 +61,18 @@ def restore_threads():
         fs.set_num_threads(prev)
 
 
+def same_bits(a, b):
+    """Same shape, dtype and bits (NaN positions and the signs of zeros included)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if not np.array_equal(a, b, equal_nan=True):
+        return False
+    nn = ~np.isnan(a)
+    return np.array_equal(np.signbit(a[nn]), np.signbit(b[nn]))
+
+
 def call_on_isa(isa_name, func, *args, **kwargs):
     """Call ``func`` and assert that its kernel ran on ``isa_name``."""
     res = func(*args, **kwargs)

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from conftest import assert_matches, call_on_isa, normalize_axes
+from conftest import assert_matches, call_on_isa, normalize_axes, same_bits
 
 DTYPES = [np.float32, np.float64]
 C_BOUND = 4          # "c ~ 4-8" roundings of the cancelling magnitudes (measured: <= 1.6)
@@ -34,17 +34,6 @@ SIG_NAMES = ["sigmoid", "log_sigmoid"]
 
 def wide_of(dtype):
     return np.dtype(np.longdouble) if np.dtype(dtype) == np.float64 else np.dtype(np.float64)
-
-
-def same_bits(a, b):
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if not np.array_equal(a, b, equal_nan=True):
-        return False
-    nn = ~np.isnan(a)
-    return np.array_equal(np.signbit(a[nn]), np.signbit(b[nn]))
 
 
 # =============================================================== backward

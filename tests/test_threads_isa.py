@@ -16,7 +16,7 @@ import pytest
 
 import fastsoftmax as fs
 from fastsoftmax import _core
-from conftest import ALL_ISAS, FUNC_NAMES, call_on_isa, func_by_name
+from conftest import ALL_ISAS, FUNC_NAMES, call_on_isa, func_by_name, same_bits
 
 X86_ORDER = ["scalar", "avx2", "avx512"]
 ARM_ORDER = ["scalar", "neon"]
@@ -77,17 +77,6 @@ def _sprinkle(x, rng):
     return x
 
 
-def _same_bits(a, b):
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if not np.array_equal(a, b, equal_nan=True):
-        return False
-    nn = ~np.isnan(a)
-    return np.array_equal(np.signbit(a[nn]), np.signbit(b[nn]))
-
-
 def _thread_inputs(dtype):
     rng = np.random.default_rng(123)
     a = (rng.standard_normal((64, 32000)) * 20).astype(dtype)
@@ -119,7 +108,7 @@ def test_bit_identical_across_thread_counts(isa, restore_threads, func, dtype):
             fs.set_num_threads(nt)
             results[nt] = call_on_isa(isa, f, x, axis)
         for nt in (2, 3):
-            assert _same_bits(results[1], results[nt]), (
+            assert same_bits(results[1], results[nt]), (
                 f"{func} {np.dtype(dtype)} {name}: {nt} threads differ from 1 thread "
                 f"at {np.argwhere(~((results[1] == results[nt]) | (np.isnan(results[1]) & np.isnan(results[nt]))))[:5].tolist()}")
         # out= and in-place go through the same partitioning
@@ -127,7 +116,7 @@ def test_bit_identical_across_thread_counts(isa, restore_threads, func, dtype):
             fs.set_num_threads(2)
             y = x.copy()
             f(y, axis, out=y)
-            assert _same_bits(results[1], y), f"{func} {name}: in place with 2 threads"
+            assert same_bits(results[1], y), f"{func} {name}: in place with 2 threads"
 
 
 @pytest.mark.parametrize("dtype", [np.float16])
@@ -140,7 +129,7 @@ def test_bit_identical_float16(restore_threads, dtype):
             r1 = func_by_name(func)(x, axis)
             fs.set_num_threads(2)
             r2 = func_by_name(func)(x, axis)
-            assert _same_bits(r1, r2), (func, axis)
+            assert same_bits(r1, r2), (func, axis)
 
 
 # ---------------------------------------------------------------- ISA
@@ -345,7 +334,7 @@ def test_bit_identical_many_threads(restore_threads):
                 r1 = func_by_name(func)(x, axis)
                 for nt in (2, 5, 16):
                     fs.set_num_threads(nt)
-                    assert _same_bits(r1, func_by_name(func)(x, axis)), (shape, axis, func, nt)
+                    assert same_bits(r1, func_by_name(func)(x, axis)), (shape, axis, func, nt)
 
 
 def test_concurrent_python_threads(restore_threads):
@@ -376,4 +365,4 @@ def test_concurrent_python_threads(restore_threads):
     assert not errors, errors
     for (f, x, a), want, got in zip(jobs, serial, results):
         for g in got:
-            assert _same_bits(want, g), (f, x.dtype, a)
+            assert same_bits(want, g), (f, x.dtype, a)

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 import fastsoftmax as fs
-from conftest import (FUNC_NAMES, assert_matches, call_on_isa, func_by_name,
+from conftest import (FUNC_NAMES, assert_matches, call_on_isa, func_by_name, same_bits,
                       normalize_axes, ref_dtype, result_dtype)
 
 DTYPES = [np.float32, np.float64]
@@ -135,17 +135,6 @@ def check_ws(func, x, axis=-1, where=None, scale=None, isa_name=None, context=""
     if where is not None and func != "logsumexp":
         check_masked_exact(func, got, full_mask(where, x_before.shape))
     return got
-
-
-def same_bits(a, b):
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    if not np.array_equal(a, b, equal_nan=True):
-        return False
-    nn = ~np.isnan(a)
-    return np.array_equal(np.signbit(a[nn]), np.signbit(b[nn]))
 
 
 def rand_mask(rng, shape, p_keep=0.7):

@@ -146,4 +146,30 @@ static inline simde__m256 fss_emu_mm512_cvtpd_ps(simde__m512d a) {
 #define _mm512_cvtpd_ps(a) fss_emu_mm512_cvtpd_ps(a)
 #endif
 
+/* ---- zero-extensions of bytes (the mask gather v_keep) ------------------------------------------ */
+static inline simde__m512i fss_emu_mm512_cvtepu8_epi32(simde__m128i a) {
+    uint8_t b[16];
+    int32_t r[16];
+    simde__m512i v;
+    memcpy(b, &a, sizeof b);
+    for (int i = 0; i < 16; i++) r[i] = b[i];
+    memcpy(&v, r, sizeof r);
+    return v;
+}
+static inline simde__m512i fss_emu_mm512_cvtepu8_epi64(simde__m128i a) {
+    uint8_t b[16];
+    int64_t r[8];
+    simde__m512i v;
+    memcpy(b, &a, sizeof b);
+    for (int i = 0; i < 8; i++) r[i] = b[i];
+    memcpy(&v, r, sizeof r);
+    return v;
+}
+#ifndef _mm512_cvtepu8_epi32
+#define _mm512_cvtepu8_epi32(a) fss_emu_mm512_cvtepu8_epi32(a)
+#endif
+#ifndef _mm512_cvtepu8_epi64
+#define _mm512_cvtepu8_epi64(a) fss_emu_mm512_cvtepu8_epi64(a)
+#endif
+
 #endif /* FSS_AVX512_EMULATION_H */

@@ -507,6 +507,15 @@ static int SFX(cross_entropy_ex)(const T *x, ptrdiff_t outer, ptrdiff_t n, ptrdi
             !fss_disjoint(loss, ld, lst, sizeof(T), grad, xd, gstride, sizeof(T)) ||
             (prob && !fss_disjoint(prob, xd, pstride, sizeof(T), grad, xd, gstride, sizeof(T))))
             return FASTSOFTMAX_EINVAL;
+        const ptrdiff_t tst[3] = {target ? tstride[0] : 0, 0, target ? tstride[1] : 0};
+        if (target && !fss_disjoint(target, ld, tst, sizeof(int64_t), grad, xd, gstride, sizeof(T)))
+            return FASTSOFTMAX_EINVAL;
+    }
+    if (weight && n > 0) { /* read throughout: it must not be written */
+        const ptrdiff_t wd[3] = {1, n, 1}, wst[3] = {0, 1, 0};
+        if (!fss_disjoint(weight, wd, wst, sizeof(T), loss, ld, lst, sizeof(T)) ||
+            (grad && !fss_disjoint(weight, wd, wst, sizeof(T), grad, xd, gstride, sizeof(T))))
+            return FASTSOFTMAX_EINVAL;
     }
     if (prob && n == 0) return FASTSOFTMAX_EINVAL;
     for (ptrdiff_t o = 0; target && o < outer; o++)

@@ -134,7 +134,7 @@ run_neon_qemu() {
     COMMON+=(-static)
     build "$CROSS_CC" "$B/kernel_check_neon" "-DFSS_HAVE_NEON" "$SRC/isa_scalar.c|" "$SRC/isa_neon.c|" || return 1
     local args=("${EXTRA[@]}")
-    [ ${#args[@]} -eq 0 ] && args=(--lite --big 1 --exp-stride 1024 --exp64-n 100000)
+    [ ${#args[@]} -eq 0 ] && args=(--lite --big 1 --exp-stride 1024 --exp64-n 100000 --sig-stride 8191 --sig64-n 100000)
     run "$QEMU" "$B/kernel_check_neon" "${args[@]}"
 }
 

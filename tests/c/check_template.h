@@ -628,6 +628,8 @@ static void K(exp_)(void) {
     free(buf);
 }
 
+#include "check_ext_template.h"
+
 static void K(run_all_)(void) {
     double t0 = now();
     K(rows_)();
@@ -643,6 +645,7 @@ static void K(run_all_)(void) {
     printf("  %s: rows %.1fs, special rows %.1fs, cols %.1fs, special cols %.1fs, exp %.1fs\n", CK_STR(TAG), t1 - t0,
            t2 - t1, t3 - t2, t4 - t3, t5 - t4);
     fflush(stdout);
+    K(run_ext_)();
 }
 
 #undef T

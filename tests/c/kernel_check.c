@@ -6,7 +6,7 @@
  *   -DFSS_HAVE_AVX512   isa_avx512.c (skipped when the CPU lacks AVX-512 F/DQ/BW/VL, unless
  *                       -DFSS_EMULATE_AVX512: isa_avx512.c built over SIMDe, runs anywhere)
  *   -DFSS_HAVE_NEON     isa_neon.c   (AArch64; e.g. under qemu-aarch64)
- * See build_and_run.sh.  Each of the 14 functions of each table is checked against a reference in
+ * See build_and_run.sh.  Each function of each table is checked against a reference in
  * double (float32 results) or long double (float64 results; its exp in double-double where long double
  * is software quad) with the package's accuracy contract:
  *   softmax:               |err| <= 4 eps * ref where ref >= tiny, |err| <= tiny below
@@ -15,6 +15,14 @@
  * and the special-value rules (NaN, +-inf, huge magnitudes), in place and out of place, rows and column
  * blocks, with every buffer placed against a PROT_NONE guard page (reads or writes past either end
  * fault) and surrounded by canaries (writes outside the elements are detected, also in stride gaps).
+ * The loss-family kernels (check_ext_template.h): softmax / log_softmax / logsumexp of s * x built as
+ * the driver builds them (rmax, expsum_s + scale, sumexp_s + logsub_s, s m + log(sum)) for scales
+ * 0.125, 3.7, 1e-3, 1e3, 1 (same bounds, on the exact products s * x); sumexp_s (relative); dot and sum
+ * (|err| <= 4 eps sum |terms|), lsub_dot (the same; +inf or NaN where a nonzero b meets x = -inf), keep
+ * (y = w ? x : fill, bit for bit);
+ * softmax_bwd (relative, given c); log_softmax_bwd (|err| <= 4 eps
+ * (|dy| + exp(y) |c|)); sigmoid and log_sigmoid (relative 4 eps where |ref| >= tiny, absolute tiny
+ * below) over bit-pattern sweeps of the whole range.
  *
  * Options:
  *   --only NAME        test only the table NAME (scalar, avx2, avx512, neon)
@@ -23,7 +31,9 @@
  *   --exp64-n N        exp_f64: number of sample points (default 1048576)
  *   --exp-limit U      max error of the bare exp in ulp (default 1.5)
  *   --worst            also print where each maximum error was reached
- *   --lite             fewer column cases (every w still, fewer n per w); for qemu
+ *   --lite             fewer column cases (every w still, fewer n per w) and loss-family rows; for qemu
+ *   --sig-stride S     sigmoid_f32 / log_sigmoid_f32: every S-th bit pattern of 2^32 (default 257)
+ *   --sig64-n N        sigmoid_f64 / log_sigmoid_f64: number of sample points (default 1048576)
  *   --selftest         only compare the double-double exp of the reference with expl
  * Exit status 0: all checks passed; 1: a violation (the first few are printed with their inputs);
  * 2: usage error.  A fault in a kernel (out-of-bounds access) prints the case and exits with 3.
@@ -62,6 +72,8 @@ static double exp_limit_opt = 1.5;
 static const char *opt_only = NULL;
 static int opt_worst = 0;
 static int opt_lite = 0; /* fewer column cases (for the slow variants under qemu) */
+static long opt_sig_stride = 257;   /* sigmoid_f32: every S-th bit pattern of 2^32 */
+static long opt_sig64_n = 1L << 20; /* sigmoid_f64: sample points */
 
 typedef struct {
     const char *name;
@@ -70,9 +82,12 @@ typedef struct {
 static table_t tables[4];
 static int ntables;
 
-enum { F_SM, F_LS, F_LSE, F_SMC, F_LSC, F_LSEC, F_EXP, NF };
+enum { F_SM, F_LS, F_LSE, F_SMC, F_LSC, F_LSEC, F_EXP, /* the loss family: */ F_SMS, F_LSS, F_LSES, F_SUMS,
+       F_DOT, F_SUM, F_SMB, F_LSB, F_SIG, F_LSIG, F_LSD, F_KEEP, NF };
 static const char *const fname[NF] = {"softmax", "log_softmax", "logsumexp", "softmax_cols",
-                                      "log_softmax_cols", "logsumexp_cols", "exp"};
+                                      "log_softmax_cols", "logsumexp_cols", "exp", "softmax_s", "log_softmax_s",
+                                      "logsumexp_s", "sumexp_s", "dot", "sum", "softmax_bwd", "log_softmax_bwd",
+                                      "sigmoid", "log_sigmoid", "lsub_dot", "keep"};
 static const char *const dtname[2] = {"f32", "f64"};
 
 typedef struct {
@@ -221,7 +236,7 @@ typedef struct {
     unsigned char *base; /* first usable byte */
     size_t size;
 } arena_t;
-static arena_t arena_x, arena_y;
+static arena_t arena_x, arena_y, arena_z;
 static const char *const mode_name[3] = {"at page end", "at page start", "misaligned mid"};
 #define CANARY 0xFF /* reads as NaN in either precision: a stray read poisons the result */
 #define GUARD_SPAN 512
@@ -319,7 +334,7 @@ static void add_table(const char *name, const fss_kernels *k, int available, con
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: kernel_check [--worst] [--lite] [--selftest] [--only NAME] [--big K] [--exp-stride S] [--exp64-n N] [--exp-limit U]\n");
+    fprintf(stderr, "usage: kernel_check [--worst] [--lite] [--selftest] [--only NAME] [--big K] [--exp-stride S] [--exp64-n N] [--exp-limit U] [--sig-stride S] [--sig64-n N]\n");
     exit(2);
 }
 
@@ -340,9 +355,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--exp-stride")) opt_exp_stride = atol(argv[++i]);
         else if (!strcmp(argv[i], "--exp64-n")) opt_exp64_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--exp-limit")) exp_limit_opt = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--sig-stride")) opt_sig_stride = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--sig64-n")) opt_sig64_n = atol(argv[++i]);
         else usage();
     }
-    if (opt_exp_stride < 1 || opt_exp64_n < 0 || opt_big < 0) usage();
+    if (opt_exp_stride < 1 || opt_exp64_n < 0 || opt_big < 0 || opt_sig_stride < 1 || opt_sig64_n < 0) usage();
 
     add_table("scalar", &fss_kernels_scalar, 1, "");
 #if defined(FSS_HAVE_AVX2)
@@ -377,6 +394,7 @@ int main(int argc, char **argv) {
 
     arena_x = arena_new(4u << 20);
     arena_y = arena_new(4u << 20);
+    arena_z = arena_new(4u << 20);
 
     printf("kernel_check: tables");
     for (int t = 0; t < ntables; t++) printf(" %s", tables[t].name);
@@ -390,8 +408,8 @@ int main(int argc, char **argv) {
     double t1 = now();
 
     for (int t = 0; t < ntables; t++) {
-        printf("\ntable %s: max error (softmax family: in eps = 2^-23 / 2^-52 units, limit 4; exp: in ulp, "
-               "limit %.2f)\n",
+        printf("\ntable %s: max error (softmax family and loss kernels: in eps = 2^-23 / 2^-52 units of their bound, "
+               "limit 4; exp: in ulp, limit %.2f)\n",
                tables[t].name, exp_limit_opt);
         printf("  %-18s %12s %10s %8s   %12s %10s %8s\n", "function", "f32 checks", "max", "fails", "f64 checks",
                "max", "fails");
