@@ -118,14 +118,16 @@ def sigmoid(x, *, out=None):
     exp(-|x|) so that nothing overflows.  Dtypes and ``out`` as for :func:`softmax`; relative error
     within 4 * 2**-23 (float32) or 4 * 2**-52 (float64), results below the smallest normal number may
     flush to 0.  A 0-d input gives a NumPy scalar."""
-    return _elementwise(False, x, out, "sigmoid")
+    r = _core.fast_elementwise(False, x) if out is None else None
+    return _elementwise(False, x, out, "sigmoid") if r is None else r
 
 
 def log_sigmoid(x, *, out=None):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), elementwise (scipy.special.log_expit): stable
     for every input (log_sigmoid(-1000) = -1000, log_sigmoid(40) = -4.2e-18, not 0).  Absolute error
     at most 4 * 2**-23 * max(1, |result|) in float32 (2**-52 in float64)."""
-    return _elementwise(True, x, out, "log_sigmoid")
+    r = _core.fast_elementwise(True, x) if out is None else None
+    return _elementwise(True, x, out, "log_sigmoid") if r is None else r
 
 
 def get_num_threads():

@@ -314,6 +314,30 @@ def backward(bint log, cnp.ndarray dy, cnp.ndarray y, cnp.ndarray dx):
     _check(status)
 
 
+def fast_elementwise(bint log, x):
+    """sigmoid / log_sigmoid of a plain array (see _plain) into a new array; None for anything else."""
+    if type(x) is not np.ndarray:
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    if not _plain(a):
+        return None
+    cdef int t = cnp.PyArray_TYPE(a)
+    cdef cnp.ndarray y = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef const void *px = cnp.PyArray_DATA(a)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef int status
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            status = (fastsoftmax_log_sigmoid_f32 if log else fastsoftmax_sigmoid_f32)(
+                <const float *>px, <float *>py, n, 0)
+        else:
+            status = (fastsoftmax_log_sigmoid_f64 if log else fastsoftmax_sigmoid_f64)(
+                <const double *>px, <double *>py, n, 0)
+    _check(status)
+    return y
+
+
 def elementwise(bint log, cnp.ndarray x, cnp.ndarray y):
     """sigmoid (log False) or log_sigmoid (log True) of the C-contiguous x into y (same size and dtype;
     y may be x)."""
