@@ -1184,3 +1184,40 @@ def test_errors_leave_logits_untouched(func):
     with pytest.raises(IndexError):
         func(x, t)
     np.testing.assert_array_equal(x, x0)
+
+
+# ------------------------------------------------------------- regressions found in review
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_of_a_chunk_of_minus_inf(dtype):
+    """A whole L1 chunk of -inf logits (the row's log-sum-exp is read chunk by chunk) gets an exact
+    zero gradient, also with label smoothing (then exactly -eps/C there)."""
+    x = np.zeros((1, 8192), dtype)
+    x[0, 4096:] = -np.inf
+    _, g = fs.cross_entropy_with_grad(x, np.array([0]))
+    assert np.all(g[0, 4096:] == 0)
+    _, g = fs.cross_entropy_with_grad(x, np.array([0]), label_smoothing=0.1)
+    np.testing.assert_allclose(g[0, 4096:], -0.1 / 8192, rtol=4 * np.finfo(dtype).eps)
+
+
+def test_subnormal_coefficients_are_not_zero():
+    """Only an exactly zero coefficient drops its term (xlogy); a subnormal one counts."""
+    loss = fs.cross_entropy(np.array([[-1e30, 0.0]], np.float32), np.array([[1e-40, 1.0]], np.float32),
+                            reduction="none")
+    assert loss[0] > 0
+    loss = fs.cross_entropy(np.array([[-np.inf, 0.0]]), np.array([[1e-310, 1.0]]), reduction="none")
+    assert loss[0] == np.inf
+
+
+def test_infinite_terms_of_both_signs_give_nan():
+    """Negative weights on -inf logits: +inf and -inf terms make NaN (as PyTorch), not +inf."""
+    loss = fs.cross_entropy(np.array([[-np.inf, -np.inf, 0.0]]), np.array([[0.5, 0.5, 0.0]]),
+                            weight=[1.0, -1.0, 1.0], reduction="none")
+    assert np.isnan(loss[0])
+
+
+def test_ignore_index_beyond_int64_is_rejected():
+    with pytest.raises(ValueError, match="ignore_index"):
+        fs.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), ignore_index=np.iinfo(np.int64).min)
+    with pytest.raises(ValueError, match="ignore_index"):
+        fs.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), ignore_index=2 ** 63)

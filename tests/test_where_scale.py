@@ -670,3 +670,32 @@ def test_bit_identical_across_thread_counts(isa, restore_threads, func, dtype):
             res[nt] = call_on_isa(isa, f, z, -1, where=w, scale=1 / 3)
         assert same_bits(res[1], res[2]), f"{func} long row: 1 vs 2 threads differ"
         check_ws(func, z, -1, where=w, scale=1 / 3, isa_name=isa, context="long row")
+
+
+# ------------------------------------------------------------- regressions found in review
+
+def test_mask_under_fortran_ordered_scores_is_not_expanded():
+    """Fortran-ordered (B, H, S, S) scores put the reduced axis first in memory; the (S, S) mask is
+    then looped over its inner axes, still without a full-size copy."""
+    rng = np.random.default_rng(5)
+    x = np.asfortranarray(rng.standard_normal((4, 4, 64, 64)).astype(np.float32))
+    causal = np.tril(np.ones((64, 64), bool))
+    ref = fs.softmax(np.ascontiguousarray(x), where=causal)
+    out = np.empty_like(x)
+    tracemalloc.start()
+    try:
+        fs.softmax(x, where=causal, out=out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < x.size // 4, f"peak {peak} bytes: the mask ({x.size} bytes broadcast) was expanded"
+    assert same_bits(out, ref)
+
+
+def test_float16_scale_is_rounded_to_float16():
+    with pytest.raises(ValueError):
+        fs.softmax(np.float16([1, 2, 3]), scale=1e-8)  # 0 in float16
+    with pytest.raises(ValueError):
+        fs.softmax(np.float16([1, 2, 3]), scale=7e4)  # inf in float16
+    with pytest.raises(TypeError):
+        fs.softmax(np.float32([1, 2, 3]), scale="2")

@@ -57,7 +57,7 @@ def softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
         Float32 results are within 4 * 2**-23 relative error of a float64 reference (absolute 2**-126
         below 2**-126); float64 within 4 * 2**-52 (absolute 2**-1022 below 2**-1022).
     """
-    if where is None and scale == 1:
+    if where is None and type(scale) in (float, int) and scale == 1:
         r = _core.fast(SOFTMAX, x, axis, out)
         if r is not None:
             return r
@@ -73,7 +73,7 @@ def log_softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
     below the float range.  A slice with a NaN, or of -inf only, is NaN; with k entries of +inf those
     give -log(k) and the others -inf; a slice with nothing kept is -inf.
     """
-    if where is None and scale == 1:
+    if where is None and type(scale) in (float, int) and scale == 1:
         r = _core.fast(LOG_SOFTMAX, x, axis, out)
         if r is not None:
             return r
@@ -88,7 +88,7 @@ def logsumexp(x, axis=-1, *, keepdims=False, out=None, where=None, scale=1.0):
     gives -inf; any +inf gives +inf.  With ``scale`` the result is logsumexp(scale * x).  A 0-d result
     without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
     """
-    if where is None and scale == 1:
+    if where is None and type(scale) in (float, int) and scale == 1:
         r = _core.fast(LOGSUMEXP, x, axis, out, keepdims)
         if r is not None:
             return r

@@ -123,6 +123,8 @@ def _check_out(out, shape, dtype, fname):
 
 def _check_scale(scale, dtype, fname):
     """scale rounded to dtype; ValueError unless finite and > 0 (after rounding)."""
+    if isinstance(scale, (str, bytes)) or np.ndim(scale) != 0:
+        raise TypeError(f"{fname}: scale must be a real number, not {type(scale).__name__}")
     try:
         value = float(scale)
     except (TypeError, ValueError):
@@ -149,38 +151,54 @@ def _mask_blocks(mask, perm, lead, shape3, x3, y3):
     """Yield (x block, y block, mask block) 3-D views covering the problem.
 
     The broadcast mask, transposed like x, is viewed as (outer, n, inner) when its strides allow.  When
-    not (e.g. a (S, S) mask under (B, H, S, S) scores), the first k of the `lead` outer axes are looped
-    over here, with the fewest such blocks that make the rest a view, so the mask is never expanded.
-    Only when the mask's reduced and inner axes themselves cannot merge is one block of it (n * inner
-    elements) copied at a time."""
+    not (e.g. a (S, S) mask under (B, H, S, S) scores), the first k outer axes (the `lead` axes before
+    the reduced ones), or else the first k inner axes, are looped over here, with the fewest blocks
+    that make the rest a view, so the mask is never expanded.  Only if neither works (reduced axes of
+    the mask that cannot merge) is one block of it at a time copied."""
     mt = mask.transpose(perm)
     whole = _view3(mt, tuple(range(mt.ndim)), shape3)
     if whole is not None:
         yield x3, y3, whole
         return
     tshape = mt.shape
-    for k in range(1, lead + 1):
+    first = lead + 1
+    while first < len(tshape) and math.prod(tshape[lead:first]) != shape3[1]:
+        first += 1  # tshape[lead:first] are the reduced axes, tshape[first:] the inner ones
+    for k in range(1, lead + 1):  # blocks over leading outer axes
         nblk = math.prod(tshape[:k])
         sub = (shape3[0] // nblk, shape3[1], shape3[2])
         if k < lead and _view3(mt[(0,) * k], tuple(range(mt.ndim - k)), sub) is None:
             continue
-        x4 = x3.reshape((nblk,) + sub)
-        y4 = y3.reshape((nblk, sub[0], y3.shape[1], sub[2]))
+        x4, y4 = x3.reshape((nblk,) + sub), y3.reshape((nblk, sub[0], y3.shape[1], sub[2]))
         for j in range(nblk):
             blk = mt[np.unravel_index(j, tshape[:k])]
             mv = _view3(blk, tuple(range(blk.ndim)), sub)
             yield x4[j], y4[j], mv if mv is not None else np.ascontiguousarray(blk).reshape(sub)
         return
-    yield x3, y3, np.ascontiguousarray(mt).reshape(shape3)  # no outer axis to loop over
+    inner = tshape[first:]
+    for k in range(1, len(inner) + 1):  # no outer axes: blocks over leading inner axes
+        nblk = math.prod(inner[:k])
+        sub = (shape3[0], shape3[1], shape3[2] // nblk)
+        index = (slice(None),) * first
+        if _view3(mt[index + (0,) * k], tuple(range(mt.ndim - k)), sub) is None and k < len(inner):
+            continue
+        x4 = x3.reshape(shape3[:2] + (nblk, sub[2]))
+        y4 = y3.reshape((shape3[0], y3.shape[1], nblk, sub[2]))
+        for j in range(nblk):
+            blk = mt[index + np.unravel_index(j, inner[:k])]
+            mv = _view3(blk, tuple(range(blk.ndim)), sub)
+            yield x4[:, :, j], y4[:, :, j], mv if mv is not None else np.ascontiguousarray(blk).reshape(sub)
+        return
+    yield x3, y3, np.ascontiguousarray(mt).reshape(shape3)  # a single slice-block
 
 
 def _apply(op, x, axis, out, keepdims=False, where=None, scale=1.0):
     fname = _NAMES[op]
     a, rdtype = _prepare_input(x, fname)
     axes = _axes(axis, a.ndim)
-    options = where is not None or scale != 1
-    if options:
-        scale = _check_scale(scale, a.dtype, fname)
+    options = where is not None or not (type(scale) in (int, float) and scale == 1)
+    if options:  # scale is rounded to the caller's dtype (float16 too), then held in the kernels' dtype
+        scale = a.dtype.type(_check_scale(scale, rdtype if rdtype.kind == "f" else a.dtype, fname))
         mask = _check_where(where, a.shape, fname) if where is not None else None
     keep_shape = tuple(1 if i in axes else s for i, s in enumerate(a.shape))
     if op == LOGSUMEXP:
@@ -202,6 +220,8 @@ def _apply(op, x, axis, out, keepdims=False, where=None, scale=1.0):
         y3 = _view3(target, perm, y_shape3)
         if y3 is not None and np.may_share_memory(a, out) and not _core.same_view(x3, y3):
             y3 = None  # overlap other than in place: compute into a fresh array, then copy
+        if y3 is not None and options and mask is not None and np.may_share_memory(mask, out):
+            y3 = None
     if y3 is None:
         y3 = np.empty(y_shape3, dtype=a.dtype)
 

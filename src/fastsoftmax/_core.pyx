@@ -164,6 +164,12 @@ cdef int _float_type(cnp.ndarray a, int t, str name) except -1:
     return 0
 
 
+cdef int _ndim(cnp.ndarray a, int nd, str name) except -1:
+    if cnp.PyArray_NDIM(a) != nd:
+        raise ValueError(f"{name} must be {nd}-D")
+    return 0
+
+
 def run_ex(int op, cnp.ndarray x, cnp.ndarray y, where, double scale):
     """run() with a mask (a bool 3-D view of x's shape, any strides incl. 0, or None) and a scale."""
     cdef int t = cnp.PyArray_TYPE(x)
@@ -223,6 +229,13 @@ def cross_entropy(cnp.ndarray x, target, prob, weight, ignore_index, double eps,
     if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
         raise TypeError("cross_entropy: x must be float32 or float64")
     _float_type(loss, t, "loss")
+    _ndim(x, 3, "x")
+    _ndim(loss, 2, "loss")
+    xshape = (<object>x).shape
+    samples = (xshape[0], xshape[2])
+    if (<object>loss).shape != samples or (target is not None and target.shape != samples) or any(
+            a is not None and a.shape != xshape for a in (prob, grad)):
+        raise ValueError("cross_entropy: shapes do not match the logits'")
     cdef Py_ssize_t xs[3]
     cdef Py_ssize_t ts[2]
     cdef Py_ssize_t ps[3]
@@ -239,11 +252,13 @@ def cross_entropy(cnp.ndarray x, target, prob, weight, ignore_index, double eps,
         a = <cnp.ndarray>target
         if cnp.PyArray_TYPE(a) != cnp.NPY_INT64:
             raise TypeError("cross_entropy: target must be int64")
+        _ndim(a, 2, "target")
         _estrides(a, ts)
         pt = <const int64_t *>cnp.PyArray_DATA(a)
     if prob is not None:
         a = <cnp.ndarray>prob
         _float_type(a, t, "prob")
+        _ndim(a, 3, "prob")
         _estrides(a, ps)
         pp = cnp.PyArray_DATA(a)
     if weight is not None:
@@ -255,6 +270,7 @@ def cross_entropy(cnp.ndarray x, target, prob, weight, ignore_index, double eps,
     if grad is not None:
         a = <cnp.ndarray>grad
         _float_type(a, t, "grad")
+        _ndim(a, 3, "grad")
         _estrides(a, gs)
         pg = cnp.PyArray_DATA(a)
     cdef int64_t ign = FASTSOFTMAX_NO_IGNORE if ignore_index is None else <int64_t>ignore_index
@@ -285,6 +301,9 @@ def backward(bint log, cnp.ndarray dy, cnp.ndarray y, cnp.ndarray dx):
         raise TypeError("backward: dy must be float32 or float64")
     _float_type(y, t, "y")
     _float_type(dx, t, "dx")
+    _ndim(dy, 3, "dy")
+    if (<object>y).shape != (<object>dy).shape or (<object>dx).shape != (<object>dy).shape:
+        raise ValueError("backward: dy, y and dx must have one 3-D shape")
     cdef Py_ssize_t dys[3]
     cdef Py_ssize_t ys[3]
     cdef Py_ssize_t dxs[3]

@@ -45,8 +45,10 @@ def _targets(target, shape, axis, fname):
         if t.shape != sample_shape:
             raise ValueError(f"{fname}: class-index target has shape {t.shape}, expected {sample_shape} "
                              f"(the logits' shape {shape} without axis {axis})")
-        if t.dtype.kind == "u" and t.size and t.max() > _INT64.max:
-            t = np.minimum(t, _INT64.max)  # out of range either way; keep it out of range in int64
+        if t.dtype.kind == "u" and t.size and t.max() > _INT64.max:  # beyond int64: out of range
+            pos = np.unravel_index(int(np.argmax(t > _INT64.max)), t.shape)
+            raise IndexError(f"{fname}: target {int(t[pos])} at position "
+                             f"{pos[0] if len(pos) == 1 else tuple(int(i) for i in pos)} is not a class index")
         return t.astype(np.int64, copy=False), None
     if t.dtype.kind == "f":
         if t.shape != shape:
@@ -110,12 +112,14 @@ def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_
     ax = _class_axis(axis, a.ndim, fname)
     n = a.shape[ax]
     hard, prob = _targets(target, a.shape, ax, fname)
+    if prob is not None and n == 0:
+        raise ValueError(f"{fname}: logits have no classes (axis {ax} has length 0)")
     if ignore_index is not None:
         if prob is not None:
             raise ValueError(f"{fname}: ignore_index applies to class-index targets only")
         ignore_index = operator.index(ignore_index)
-        if not _INT64.min < ignore_index <= _INT64.max:
-            ignore_index = None  # no int64 target can equal it
+        if not _INT64.min < ignore_index <= _INT64.max:  # INT64_MIN is the C core's "ignore nothing"
+            raise ValueError(f"{fname}: ignore_index must be in ({_INT64.min}, {_INT64.max}], got {ignore_index}")
     w = None
     if weight is not None:
         w = np.ascontiguousarray(weight, dtype=a.dtype)
@@ -223,7 +227,8 @@ def cross_entropy_with_grad(logits, target, *, axis=-1, reduction="mean", weight
     Arguments as for :func:`cross_entropy`.  ``dlogits`` has the logits' shape and dtype: per sample,
     ``sum(a) * softmax(logits) - a`` with ``a_c = weight_c * target_c`` (the smoothed target), divided by
     the "mean" denominator for reduction="mean".  For "none" it is the gradient of the sum of the
-    per-sample losses.  Ignored samples get zero rows (so an all-ignored "mean" gives zeros).
+    per-sample losses.  Ignored samples get zero rows; if the "mean" denominator is 0 (every sample
+    ignored, or weights summing to 0), the gradient is all zeros.
     """
     return _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_smoothing, True,
                           "cross_entropy_with_grad")

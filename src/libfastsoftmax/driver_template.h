@@ -368,8 +368,12 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
             st->m = mc;
             return;
         }
-        st->sc[c] = mc == (T)-INFINITY ? 0.0
-                    : e ? K->SFX(expsum)(x + c * len, e + c * len, k, mc) : K->SFX(sumexp)(x + c * len, k, mc);
+        if (mc == (T)-INFINITY) { /* exp(x - mc) would be NaN: the chunk holds zeros */
+            st->sc[c] = 0.0;
+            for (ptrdiff_t i = 0; e && i < k; i++) e[c * len + i] = 0;
+        } else {
+            st->sc[c] = e ? K->SFX(expsum)(x + c * len, e + c * len, k, mc) : K->SFX(sumexp)(x + c * len, k, mc);
+        }
         if (mc > st->m) st->m = mc;
     }
     if (st->m == (T)-INFINITY) return;
@@ -385,7 +389,7 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
 }
 
 /* e *= f exp(m_c - m) chunk by chunk: exp(x - m) f, from the chunks' exp(x - m_c) (a chunk of -inf only
- * holds zeros already). */
+ * was zeroed by row_lse). */
 static void SFX(row_lse_scale)(const fss_kernels *K, const SFX(lse_state) *st, T *e, ptrdiff_t n, double f) {
     for (ptrdiff_t c = 0; c < st->nc; c++) {
         const ptrdiff_t k = n - c * st->len < st->len ? n - c * st->len : st->len;
@@ -396,11 +400,17 @@ static void SFX(row_lse_scale)(const fss_kernels *K, const SFX(lse_state) *st, T
 #undef FSS_LSE_CHUNK
 #undef FSS_LSE_MAX_CHUNKS
 
-/* sum(b (m - x)) for cross-entropy: the compensated double accumulator turns a +inf term (x = -inf with
- * a nonzero coefficient) into NaN; with the row's log-sum-exp finite no NaN can be in x, so it is +inf. */
+/* sum(b (m - x)) for cross-entropy.  A compensated accumulator turns an infinite term (x = -inf with a
+ * nonzero coefficient) into NaN; then the terms are summed again plainly, where +inf stays +inf (and
+ * +inf and -inf terms, from negative coefficients, still make NaN). */
 static double SFX(ce_terms)(const fss_kernels *K, const T *x, const T *b, ptrdiff_t n, T m) {
-    const double v = K->SFX(lsub_dot)(x, b, n, m);
-    return v == v ? v : INFINITY;
+    double v = K->SFX(lsub_dot)(x, b, n, m);
+    if (v != v) {
+        v = 0;
+        for (ptrdiff_t c = 0; c < n; c++)
+            if (!b || b[c] != 0) v += (b ? (double)b[c] : 1.0) * ((double)m - (double)x[c]);
+    }
+    return v;
 }
 
 static void SFX(ce_task)(void *ctx, ptrdiff_t smp, void *scratch) {
@@ -421,7 +431,7 @@ static void SFX(ce_task)(void *ctx, ptrdiff_t smp, void *scratch) {
             return;
         }
     }
-    T *buf = (T *)scratch, *b = buf + n, *e = g ? (gstep == 1 ? g : buf + 2 * n) : NULL;
+    T *buf = (T *)scratch, *b = buf ? buf + n : NULL, *e = g ? (gstep == 1 ? g : buf + 2 * n) : NULL;
     const T *xr = j->x + o * j->xs[0] + i * j->xs[2];
     if (j->xs[1] != 1) {
         for (ptrdiff_t c = 0; c < n; c++) buf[c] = xr[c * j->xs[1]];
@@ -531,7 +541,8 @@ static int SFX(cross_entropy_ex)(const T *x, ptrdiff_t outer, ptrdiff_t n, ptrdi
     SFX(ce_job) j = {K, x, n, inner, xstride, target, tstride, prob, pstride, weight,
                      ignore_index, label_smoothing, wsum, loss, lstride, grad, gstride, grad_scale};
     const ptrdiff_t tasks = outer * inner;
-    const size_t scratch = (size_t)n * sizeof(T) * 3;
+    /* scratch: a gathered row, the weighted probabilities, a strided gradient row (n each) */
+    const size_t scratch = (xstride[1] != 1 || prob || (grad && gstride[1] != 1)) ? (size_t)n * sizeof(T) * 3 : 0;
     int status = FASTSOFTMAX_OK;
     fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, scratch, SFX(ce_task), &j, &status);
     return status;
@@ -572,7 +583,7 @@ static void SFX(bwd_task)(void *ctx, ptrdiff_t t, void *scratch) {
         const T ymax = K->SFX(rmax)(y, n); /* the SIMD exp takes arguments <= 0; others go to libm */
         if (ymax <= 0) K->SFX(log_softmax_bwd)(dy, y, out, n, (T)c);
         else
-            for (ptrdiff_t k = 0; k < n; k++) out[k] = (T)((double)dy[k] - exp((double)y[k]) * (T)c);
+            for (ptrdiff_t k = 0; k < n; k++) out[k] = (T)((double)dy[k] - exp((double)y[k]) * c);
     }
     if (out != dx)
         for (ptrdiff_t k = 0; k < n; k++) dx[k * j->dxs[1]] = out[k];
@@ -621,7 +632,8 @@ static void SFX(elem_task)(void *ctx, ptrdiff_t t, void *scratch) {
 static int SFX(elementwise)(int log, const T *x, T *y, ptrdiff_t n, int nthreads) {
     if (n < 0 || nthreads < 0 || (n > 0 && (!x || !y))) return FASTSOFTMAX_EINVAL;
     if (n == 0) return FASTSOFTMAX_OK;
-    if (x != y && x < y + n && y < x + n) return FASTSOFTMAX_EINVAL; /* partial overlap */
+    const ptrdiff_t d[3] = {1, n, 1}, st[3] = {0, 1, 0};
+    if (x != y && !fss_disjoint(x, d, st, sizeof(T), y, d, st, sizeof(T))) return FASTSOFTMAX_EINVAL;
     SFX(elem_job) j = {log, fss_active_kernels(), x, y, n};
     const ptrdiff_t tasks = (n + FSS_CHUNK - 1) / FSS_CHUNK;
     int status = FASTSOFTMAX_OK;

@@ -45,7 +45,7 @@
  * d - n * LN2_HI is exact (Sterbenz) even without a fused multiply-add. */
 #define EXP_LN2_HI 0x1.62e400p-1f
 #define EXP_LN2_LO 0x1.7f7d1cp-20f
-#define FSS_TINY 0x1p-126f /* the smallest normal number */
+#define FSS_DENORM_MIN 0x1p-149f /* the smallest positive float: |b| below it is b == 0 */
 #else
 #define T double
 #define SFX(name) name##_f64
@@ -61,7 +61,7 @@
 /* fdlibm's split: LN2_HI has 32 trailing zero bits, so n * LN2_HI is exact for |n| < 2^21. */
 #define EXP_LN2_HI 0x1.62e42feep-1
 #define EXP_LN2_LO 0x1.a39ef35793c76p-33
-#define FSS_TINY 0x1p-1022
+#define FSS_DENORM_MIN 0x1p-1074
 #endif
 
 #define VSET(c) VOP(set1)((T)(c))
@@ -561,7 +561,7 @@ static double SFX(sum)(const T *a, ptrdiff_t n) { return SFX(dot_any)(a, NULL, n
 /* sum(b (m - x)) (b == NULL: sum(m - x)) for m >= max(x), in the row accumulator; a zero b_c contributes
  * exactly 0 even where x_c = -inf (xlogy's rule), a nonzero one +inf there.  Cross-entropy's terms. */
 FSS_INLINE double SFX(lsub_dot_any)(const T *x, const T *b, ptrdiff_t n, T m, const int weighted) {
-    V vm = VOP(set1)(m), zero = VSET(0), tiny = VSET(FSS_TINY);
+    V vm = VOP(set1)(m), zero = VSET(0), tiny = VSET(FSS_DENORM_MIN);
     A acc = AOP(zero)();
     for (ptrdiff_t i = 0; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
@@ -657,6 +657,6 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef EXP_LOG2E
 #undef EXP_LN2_HI
 #undef EXP_LN2_LO
-#undef FSS_TINY
+#undef FSS_DENORM_MIN
 #undef VSET
 #undef SHORT_V
