@@ -152,7 +152,7 @@ static void fss_for_tasks(int nt, ptrdiff_t tasks, size_t scratch, fss_task_fn f
     int fastsoftmax_##OPNAME##_##SFX(const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, \
                                      const ptrdiff_t xstride[3], const ptrdiff_t ystride[3],          \
                                      int nthreads) {                                                  \
-        return run_##SFX(OP, x, y, outer, n, inner, xstride, ystride, nthreads);                     \
+        return run_##SFX(OP, x, y, outer, n, inner, xstride, ystride, 1, nthreads);                  \
     }
 FSS_ENTRY(softmax, FSS_OP_SOFTMAX, float, f32)
 FSS_ENTRY(log_softmax, FSS_OP_LOG_SOFTMAX, float, f32)

@@ -87,6 +87,7 @@ typedef struct {
     const T *x;
     T *y;
     ptrdiff_t outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2;
+    T scale; /* of x: 1, or any scale in FSS_COLS mode (other modes take the options path) */
     int mode, status;
 } SFX(job);
 
@@ -121,9 +122,9 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         ptrdiff_t w = j->inner - i0 < FSS_COL_BLOCK ? j->inner - i0 : FSS_COL_BLOCK;
         const T *xb = j->x + o * j->xs0 + i0;
         T *yb = j->y + o * j->ys0 + i0;
-        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
-        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w);
-        else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w);
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
+        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
+        else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w, j->scale);
     } else {
         ptrdiff_t o = t / j->inner, i = t % j->inner;
         const T *xr = j->x + o * j->xs0 + i * j->xs2;
@@ -139,8 +140,14 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
     }
 }
 
+static int SFX(run_opt)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n,
+                        ptrdiff_t inner, const ptrdiff_t xs[3], const ptrdiff_t ys[3], const unsigned char *where,
+                        const ptrdiff_t ws[3], T scale, int nthreads);
+
+/* op on scale * x; scale 1 is the plain operation.  A scale other than 1 is fused into the column
+ * kernels; the other layouts take the options path (run_opt). */
 static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
-                    const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], int nthreads) {
+                    const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], T scale, int nthreads) {
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
     const fss_kernels *K = fss_active_kernels();
     if (outer == 0 || inner == 0 || (n == 0 && op != FSS_OP_LOGSUMEXP)) return FASTSOFTMAX_OK;
@@ -165,7 +172,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, 0, FASTSOFTMAX_OK};
+    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK};
     ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
@@ -182,6 +189,10 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         tasks = outer * inner;
     }
 
+    if (scale != 1 && j.mode != FSS_COLS) {
+        const ptrdiff_t xst[3] = {xs0, xs1, xs2}, yst[3] = {ys0, ys1, ys2};
+        return SFX(run_opt)(op, K, x, y, outer, n, inner, xst, yst, NULL, NULL, scale, nthreads);
+    }
     int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
     if (j.mode == FSS_ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
         for (ptrdiff_t o = 0; o < outer; o++) {
@@ -211,16 +222,6 @@ typedef struct {
     T scale;
 } SFX(opt_job);
 
-/* logsumexp of s * x from its max m and L = log(sum(exp(s (x - m)))): s m + L, with s m exact. */
-static T SFX(lse_scaled)(T m, T s, double L) {
-#if FSS_DRIVER_F32
-    return (T)((double)s * (double)m + L); /* the product of two floats is exact in double */
-#else
-    double p = s * m, q = fma(s, m, -p);
-    return isinf(p) ? (T)(p + L) : (T)(p + (q + L)); /* s m beyond the range: so is the result (or NaN) */
-#endif
-}
-
 static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
     const SFX(opt_job) *j = (const SFX(opt_job) *)ctx;
     const fss_kernels *K = j->K;
@@ -241,7 +242,7 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
     T *dst = (op != FSS_OP_LOGSUMEXP && j->ys[1] == 1 && !wr) ? yr : buf;
     const T m = K->SFX(rmax)(src, n), s = j->scale;
     if (op == FSS_OP_LOGSUMEXP) {
-        *yr = isfinite(m) ? SFX(lse_scaled)(m, s, log(K->SFX(sumexp_s)(src, n, m, s)))
+        *yr = isfinite(m) ? SFX(fss_lse_scaled)(m, s, log(K->SFX(sumexp_s)(src, n, m, s)))
                           : SFX(fss_special_logsumexp)(src, 1, n);
         return;
     }
@@ -261,11 +262,24 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
     }
 }
 
+/* The options path over validated arguments (strides in elements; ys[1] is 0 for logsumexp). */
+static int SFX(run_opt)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n,
+                        ptrdiff_t inner, const ptrdiff_t xs[3], const ptrdiff_t ys[3], const unsigned char *where,
+                        const ptrdiff_t ws[3], T scale, int nthreads) {
+    SFX(opt_job) j = {op, K, x, y, where, n, inner, {xs[0], xs[1], xs[2]}, {ys[0], ys[1], ys[2]},
+                      {where ? ws[0] : 0, where ? ws[1] : 0, where ? ws[2] : 0}, scale};
+    const ptrdiff_t tasks = outer * inner;
+    int status = FASTSOFTMAX_OK;
+    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, (size_t)n * sizeof(T), SFX(opt_task),
+                  &j, &status);
+    return status;
+}
+
 static int SFX(run_ex)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                        const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], const unsigned char *where,
                        const ptrdiff_t wstride[3], T scale, int nthreads) {
     if (!(scale > 0) || !isfinite(scale) || (where && !wstride)) return FASTSOFTMAX_EINVAL;
-    if (!where && scale == 1) return SFX(run)(op, x, y, outer, n, inner, xstride, ystride, nthreads);
+    if (!where) return SFX(run)(op, x, y, outer, n, inner, xstride, ystride, scale, nthreads);
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
     if (outer == 0 || inner == 0 || (n == 0 && op != FSS_OP_LOGSUMEXP)) return FASTSOFTMAX_OK;
     if (!y || (n > 0 && !x)) return FASTSOFTMAX_EINVAL;
@@ -273,20 +287,14 @@ static int SFX(run_ex)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, p
     const ptrdiff_t xd[3] = {outer, n, inner}, yd[3] = {outer, ny, inner};
     const ptrdiff_t yst[3] = {ystride[0], op == FSS_OP_LOGSUMEXP ? 0 : ystride[1], ystride[2]};
     if (!fss_views_ok(x, xd, xstride, sizeof(T), y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
-    if (where && n > 0 && !fss_disjoint(where, xd, wstride, 1, y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
+    if (n > 0 && !fss_disjoint(where, xd, wstride, 1, y, yd, yst, sizeof(T))) return FASTSOFTMAX_EINVAL;
     if (n == 0) { /* logsumexp of nothing */
         for (ptrdiff_t o = 0; o < outer; o++)
             for (ptrdiff_t i = 0; i < inner; i++) y[o * yst[0] + i * yst[2]] = (T)-INFINITY;
         return FASTSOFTMAX_OK;
     }
-    SFX(opt_job) j = {op, fss_active_kernels(), x, y, where, n, inner,
-                      {xstride[0], xstride[1], xstride[2]}, {yst[0], yst[1], yst[2]},
-                      {where ? wstride[0] : 0, where ? wstride[1] : 0, where ? wstride[2] : 0}, scale};
-    const ptrdiff_t tasks = outer * inner;
-    int status = FASTSOFTMAX_OK;
-    fss_for_tasks(fss_threads(nthreads, outer * n * inner, tasks), tasks, (size_t)n * sizeof(T), SFX(opt_task),
-                  &j, &status);
-    return status;
+    return SFX(run_opt)(op, fss_active_kernels(), x, y, outer, n, inner, xstride, yst, where, wstride, scale,
+                        nthreads);
 }
 
 /* ------------------------------------------------------------------------------------------------ */

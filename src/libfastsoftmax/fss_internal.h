@@ -46,17 +46,18 @@ typedef struct fss_kernels {
      * row kernels row by row. */
     void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
     void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
-    /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements.
-     * For logsumexp the w results go to y[0..w). y may equal x (in place). */
-    void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w);
+    /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements, of
+     * s * x (s > 0 finite; 1: plain).  For logsumexp the w results go to y[0..w). y may equal x. */
+    void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
+                             float s);
     void (*log_softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n,
-                                 ptrdiff_t w);
-    void (*logsumexp_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t n, ptrdiff_t w);
+                                 ptrdiff_t w, float s);
+    void (*logsumexp_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t n, ptrdiff_t w, float s);
     void (*softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
-                             ptrdiff_t w);
+                             ptrdiff_t w, double s);
     void (*log_softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
-                                 ptrdiff_t w);
-    void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w);
+                                 ptrdiff_t w, double s);
+    void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w, double s);
     /* Building blocks of a row (n >= 1, m finite): its maximum; sum(exp(x - m)) in double, also
      * storing y = exp(x - m) (expsum); y *= c (scale); y = (x - m) - L (logsub). */
     float (*rmax_f32)(const float *x, ptrdiff_t n);
@@ -166,5 +167,13 @@ const fss_kernels *fss_active_kernels(void);
 
 FSS_DEFINE_SPECIAL(float, f32)
 FSS_DEFINE_SPECIAL(double, f64)
+
+/* logsumexp of s * x from its max m and L = log(sum(exp(s (x - m)))): s m + L with s m exact (the product
+ * of two floats fits a double; for doubles, p + q = s m by a fused multiply-add).  s = 1 gives m + L. */
+static inline float fss_lse_scaled_f32(float m, float s, double L) { return (float)((double)s * (double)m + L); }
+static inline double fss_lse_scaled_f64(double m, double s, double L) {
+    double p = s * m, q = fma(s, m, -p);
+    return isinf(p) ? p + L : p + (q + L); /* s m beyond the range: so is the result (or NaN) */
+}
 
 #endif /* FSS_INTERNAL_H */

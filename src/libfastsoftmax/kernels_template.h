@@ -415,15 +415,18 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
     }
 }
 
-/* Per-lane sums of exp(x - m) over the n rows into s[0..w); y = exp(x - m) stored if STORE. */
-static inline void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                    ptrdiff_t w, const T *m, double *s, const int store) {
+/* Per-lane sums of exp(x - m) over the n rows into s[0..w); y = exp(x - m) stored if STORE.  scaled as
+ * in expsum_any: 0 none, 1 sc (x - m), 2 sc (x/2 - m/2). */
+FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
+                                     const T *m, double *s, const int store, T sc, const int scaled) {
+    V vs = VOP(set1)(sc);
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
         V vm = SFX(ld)(m + c, k, (T)0);
         A a0 = AOP(zero)();
         for (ptrdiff_t j = 0; j < n; j++) {
-            V y0 = SFX(expm)(SFX(ld)(x + j * xs + c, k, (T)0), vm);
+            V x0 = SFX(ld)(x + j * xs + c, k, (T)0);
+            V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
             if (store) SFX(st)(y + j * ys + c, k, y0);
             a0 = AOP(add)(a0, y0);
         }
@@ -433,11 +436,18 @@ static inline void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys
     }
 }
 
+static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, const T *m,
+                             double *s, const int store, T sc) {
+    if (sc == 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 0);
+    else if (sc < 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, 2 * sc, 2);
+    else SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 1);
+}
+
 static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                     ptrdiff_t w, const T *m) {
+                                     ptrdiff_t w, const T *m, T sc) {
     double s[FSS_COL_BLOCK];
     T inv[FSS_COL_BLOCK];
-    SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1);
+    SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
     for (ptrdiff_t l = 0; l < w; l++) inv[l] = (T)(1.0 / s[l]);
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
@@ -449,11 +459,40 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     }
 }
 
+/* sc (x - m) - L per lane, L[l] split into lh + ll as in logsub_s; sc doubled if HALVE. */
+FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
+                                   const T *m, const double *L, T sc, const int halve) {
+    T lh[FSS_COL_BLOCK + W], ll[FSS_COL_BLOCK + W];
+    for (ptrdiff_t l = 0; l < w; l++) {
+        lh[l] = (T)L[l];
+        ll[l] = (T)(L[l] - (double)lh[l]);
+    }
+    V vs = VOP(set1)(sc), huge = VSET(-0x1p100);
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        V vm = SFX(ld)(m + c, k, (T)0), vlh = SFX(ld)(lh + c, k, (T)0), vll = SFX(ld)(ll + c, k, (T)0);
+        for (ptrdiff_t j = 0; j < n; j++) {
+            V p, q;
+            SFX(scaled_diff)(SFX(ld)(x + j * xs + c, k, (T)0), vm, vs, &p, &q, halve);
+            q = VOP(zero_below)(q, p, huge);
+            SFX(st)(y + j * ys + c, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
+        }
+    }
+}
+
 static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                         ptrdiff_t w, const T *m) {
+                                         ptrdiff_t w, const T *m, T sc) {
     double L[FSS_COL_BLOCK + W];
-    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0);
+    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0, sc);
     for (ptrdiff_t l = 0; l < w; l++) L[l] = log(L[l]);
+    if (sc < 1) {
+        SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, 2 * sc, 1);
+        return;
+    }
+    if (sc > 1) {
+        SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, sc, 0);
+        return;
+    }
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
         V vm = SFX(ld)(m + c, k, (T)0);
@@ -463,15 +502,15 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
 }
 
 static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w,
-                                       const T *m) {
+                                       const T *m, T sc) {
     double s[FSS_COL_BLOCK];
-    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0);
-    for (ptrdiff_t l = 0; l < w; l++) y[l] = (T)((double)m[l] + log(s[l]));
+    SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0, sc);
+    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, log(s[l]));
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
  * special slice, finished before any vector pass writes (in place stays correct). */
-static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w) {
+static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
@@ -481,12 +520,12 @@ static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
             continue;
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
-        SFX(softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0);
+        SFX(softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
     }
 }
 
 static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                  ptrdiff_t w) {
+                                  ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
@@ -496,11 +535,11 @@ static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
             continue;
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
-        SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0);
+        SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
     }
 }
 
-static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w) {
+static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
@@ -510,7 +549,7 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
             continue;
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
-        SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0);
+        SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0, sc);
     }
 }
 

@@ -402,20 +402,20 @@ static void K(check_cols_)(const T *in, ptrdiff_t n, ptrdiff_t w, ptrdiff_t xs, 
         for (ptrdiff_t j = 0; j < n; j++) memcpy(x + j * xs, in + j * w, (size_t)w * sizeof(T));
 
         fill_layout(&arena_y, y, sizeof(T), n, ys, w);
-        KF(tb, softmax_cols_)(x, xs, y, ys, n, w);
+        KF(tb, softmax_cols_)(x, xs, y, ys, n, w, 1);
         K(check_out_)(t, F_SMC, 0, y, ys, sm, w, n, w, &ii, 1, variant);
         K(check_unchanged_)(t, F_SMC, x, xs, in, n, w, variant);
         K(check_guard_)(t, F_SMC, &arena_x, x, n, xs, w, "x", variant);
         K(check_guard_)(t, F_SMC, &arena_y, y, n, ys, w, "y", variant);
 
         fill_layout(&arena_y, y, sizeof(T), n, ys, w);
-        KF(tb, log_softmax_cols_)(x, xs, y, ys, n, w);
+        KF(tb, log_softmax_cols_)(x, xs, y, ys, n, w, 1);
         K(check_out_)(t, F_LSC, 1, y, ys, ls, w, n, w, &ii, 1, variant);
         K(check_unchanged_)(t, F_LSC, x, xs, in, n, w, variant);
         K(check_guard_)(t, F_LSC, &arena_y, y, n, ys, w, "y", variant);
 
         fill_layout(&arena_y, z, sizeof(T), 1, w, w);
-        KF(tb, logsumexp_cols_)(x, xs, z, n, w);
+        KF(tb, logsumexp_cols_)(x, xs, z, n, w, 1);
         K(check_out_)(t, F_LSEC, 1, z, 0, lse, 0, 1, w, &ii, 0, variant);
         K(check_unchanged_)(t, F_LSEC, x, xs, in, n, w, variant);
         K(check_guard_)(t, F_LSEC, &arena_x, x, n, xs, w, "x", variant);
@@ -423,11 +423,11 @@ static void K(check_cols_)(const T *in, ptrdiff_t n, ptrdiff_t w, ptrdiff_t xs, 
 
         /* in place, y = x, ys = xs */
         snprintf(variant, sizeof variant, "%s (in place, x %s)", desc, mode_name[mode]);
-        KF(tb, softmax_cols_)(x, xs, x, xs, n, w);
+        KF(tb, softmax_cols_)(x, xs, x, xs, n, w, 1);
         K(check_out_)(t, F_SMC, 0, x, xs, sm, w, n, w, &ii, 1, variant);
         K(check_guard_)(t, F_SMC, &arena_x, x, n, xs, w, "x", variant);
         for (ptrdiff_t j = 0; j < n; j++) memcpy(x + j * xs, in + j * w, (size_t)w * sizeof(T));
-        KF(tb, log_softmax_cols_)(x, xs, x, xs, n, w);
+        KF(tb, log_softmax_cols_)(x, xs, x, xs, n, w, 1);
         K(check_out_)(t, F_LSC, 1, x, xs, ls, w, n, w, &ii, 1, variant);
         K(check_guard_)(t, F_LSC, &arena_x, x, n, xs, w, "x", variant);
     }
