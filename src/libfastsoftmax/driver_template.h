@@ -87,7 +87,7 @@ typedef struct {
     const T *x;
     T *y;
     ptrdiff_t outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2;
-    T scale; /* of x: 1, or any scale in FSS_COLS mode (other modes take the options path) */
+    T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
 } SFX(job);
 
@@ -109,7 +109,7 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         }
     } else if (j->mode == FSS_SHORT_ROWS) {
         ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = j->outer - r0 < FSS_ROW_BLOCK ? j->outer - r0 : FSS_ROW_BLOCK;
-        K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n);
+        K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale);
     } else if (j->mode == FSS_ROWS) {
         const T *xr = j->x + t * j->xs0;
         T *yr = j->y + t * j->ys0;
@@ -144,8 +144,8 @@ static int SFX(run_opt)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff_
                         ptrdiff_t inner, const ptrdiff_t xs[3], const ptrdiff_t ys[3], const unsigned char *where,
                         const ptrdiff_t ws[3], T scale, int nthreads);
 
-/* op on scale * x; scale 1 is the plain operation.  A scale other than 1 is fused into the column
- * kernels; the other layouts take the options path (run_opt). */
+/* op on scale * x; scale 1 is the plain operation.  A scale other than 1 is fused into the column and
+ * short-row kernels; the other layouts take the options path (run_opt). */
 static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,
                     const ptrdiff_t xstride[3], const ptrdiff_t ystride[3], T scale, int nthreads) {
     if (outer < 0 || n < 0 || inner < 0 || nthreads < 0 || !xstride || !ystride) return FASTSOFTMAX_EINVAL;
@@ -189,7 +189,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         tasks = outer * inner;
     }
 
-    if (scale != 1 && j.mode != FSS_COLS) {
+    if (scale != 1 && j.mode != FSS_COLS && j.mode != FSS_SHORT_ROWS) {
         const ptrdiff_t xst[3] = {xs0, xs1, xs2}, yst[3] = {ys0, ys1, ys2};
         return SFX(run_opt)(op, K, x, y, outer, n, inner, xst, yst, NULL, NULL, scale, nthreads);
     }
@@ -239,21 +239,9 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
         for (ptrdiff_t k = 0; k < n; k++) buf[k] = (!wr || wr[k * j->ws[1]]) ? xr[k * j->xs[1]] : (T)-INFINITY;
         src = buf;
     }
-    T *dst = (op != FSS_OP_LOGSUMEXP && j->ys[1] == 1 && !wr) ? yr : buf;
-    const T m = K->SFX(rmax)(src, n), s = j->scale;
-    if (op == FSS_OP_LOGSUMEXP) {
-        *yr = isfinite(m) ? SFX(fss_lse_scaled)(m, s, log(K->SFX(sumexp_s)(src, n, m, s)))
-                          : SFX(fss_special_logsumexp)(src, 1, n);
-        return;
-    }
-    if (!isfinite(m)) {
-        if (op == FSS_OP_SOFTMAX) SFX(fss_special_softmax)(src, 1, dst, 1, n);
-        else SFX(fss_special_log_softmax)(src, 1, dst, 1, n);
-    } else if (op == FSS_OP_SOFTMAX) {
-        K->SFX(scale)(dst, n, (T)(1.0 / K->SFX(expsum_s)(src, dst, n, m, s)));
-    } else {
-        K->SFX(logsub_s)(src, dst, n, m, s, log(K->SFX(sumexp_s)(src, n, m, s)));
-    }
+    T *dst = op == FSS_OP_LOGSUMEXP ? yr : (j->ys[1] == 1 && !wr) ? yr : buf;
+    K->SFX(rows)(op, src, n, dst, n, 1, n, j->scale);
+    if (op == FSS_OP_LOGSUMEXP) return;
     if (dst == buf) {
         const T absent = op == FSS_OP_SOFTMAX ? (T)0 : (T)-INFINITY;
         if (wr && j->ys[1] == 1 && j->ws[1] == 1) K->SFX(keep)(buf, wr, yr, n, absent);

@@ -43,9 +43,11 @@ typedef struct fss_kernels {
     double (*logsumexp_f64)(const double *x, ptrdiff_t n);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to a few vectors are interleaved two at a time.  Same bits as the
-     * row kernels row by row. */
-    void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
-    void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n);
+     * row kernels row by row.  On s * x (s > 0 finite; 1: plain). */
+    void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
+                     float s);
+    void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
+                     double s);
     /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements, of
      * s * x (s > 0 finite; 1: plain).  For logsumexp the w results go to y[0..w). y may equal x. */
     void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,

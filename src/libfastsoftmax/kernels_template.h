@@ -231,6 +231,34 @@ static void SFX(scale)(T *y, ptrdiff_t n, T c) {
     }
 }
 
+/* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
+ * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
+ * magnitudes: no cancellation, each rounding is relative to the result. */
+FSS_INLINE void SFX(logsub_s_any)(const T *x, T *y, ptrdiff_t n, T m, T s, double L, const int halve) {
+    const T lh = (T)L, ll = (T)(L - (double)lh);
+    V vm = VOP(set1)(m), vs = VOP(set1)(s), vlh = VOP(set1)(lh), vll = VOP(set1)(ll);
+    V huge = VSET(-0x1p100); /* below it q cannot matter; at p = -inf it is NaN */
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V p, q;
+        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q, halve);
+        q = VOP(zero_below)(q, p, huge);
+        SFX(st)(y + i, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
+    }
+}
+static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
+    if (s < 1) SFX(logsub_s_any)(x, y, n, m, 2 * s, L, 1);
+    else SFX(logsub_s_any)(x, y, n, m, s, L, 0);
+}
+
+/* y = w ? x : fill for contiguous x, y and byte mask w (y may be x): masked entries in and out. */
+static void SFX(keep)(const T *x, const unsigned char *w, T *y, ptrdiff_t n, T fill) {
+    V vfill = VOP(set1)(fill);
+    ptrdiff_t i = 0;
+    for (; i + W <= n; i += W) VOP(store)(y + i, VOP(keep)(VOP(load)(x + i), w + i, vfill));
+    for (; i < n; i++) y[i] = w[i] ? x[i] : fill;
+}
+
 /* Short rows (n <= SHORT_V vectors): one load, all passes in registers, one store; the per-row cost
  * of separate passes (constant set-up, reductions, calls) would dominate rows of 10 or 100 classes. */
 #define SHORT_V 4
@@ -244,18 +272,30 @@ static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
     *m = VOP(hmax)(vm);
 }
 
-/* exp(v - m) in place, and its sum; padding lanes (-inf) give 0 */
-static inline double SFX(short_expsum)(V *v, ptrdiff_t n, T m) {
-    V vm = VOP(set1)(m);
+/* exp(v - m) in place, and its sum; padding lanes (-inf) give 0.  On sc * v when SCALED (1: sc, 2: sc
+ * for halved operands, as in expsum_any). */
+FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scaled) {
+    V vm = VOP(set1)(m), vs = VOP(set1)(sc);
     A a = AOP(zero)();
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
-        v[j] = SFX(expm)(v[j], vm);
+        v[j] = scaled ? SFX(expm_s)(v[j], vm, vs, scaled == 2) : SFX(expm)(v[j], vm);
         a = AOP(add)(a, v[j]);
     }
     return AOP(total)(a);
 }
 
-static void SFX(softmax_short)(const T *x, T *y, ptrdiff_t n) {
+/* log_softmax of one vector: (x - m) - L, or sc (x - m) - L when SCALED (L = lh + ll, as in logsub_s) */
+FSS_INLINE V SFX(short_logsub)(V x, V vm, const double *L, T sc, const int scaled) {
+    if (!scaled) return VOP(logsub)(x, vm, L);
+    const T lh = (T)L[0], ll = (T)(L[0] - (double)lh);
+    V p, q;
+    SFX(scaled_diff)(x, vm, VOP(set1)(sc), &p, &q, scaled == 2);
+    q = VOP(zero_below)(q, p, VSET(-0x1p100));
+    return VOP(add)(VOP(sub)(p, VOP(set1)(lh)), VOP(sub)(q, VOP(set1)(ll)));
+}
+
+/* The short kernels take the scale as (sc, scaled): (1, 0) plain, (s, 1) for s > 1, (2 s, 2) for s < 1. */
+FSS_INLINE void SFX(softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, const int scaled) {
     V v[SHORT_V];
     T m;
     SFX(short_load)(x, n, v, &m);
@@ -263,11 +303,11 @@ static void SFX(softmax_short)(const T *x, T *y, ptrdiff_t n) {
         SPECIAL(softmax)(x, 1, y, 1, n);
         return;
     }
-    V inv = VOP(set1)((T)(1.0 / SFX(short_expsum)(v, n, m)));
+    V inv = VOP(set1)((T)(1.0 / SFX(short_expsum)(v, n, m, sc, scaled)));
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) SFX(st)(y + i, n - i < W ? n - i : W, VOP(mul)(v[j], inv));
 }
 
-static void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n) {
+FSS_INLINE void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, const int scaled) {
     V v[SHORT_V], e[SHORT_V];
     T m;
     SFX(short_load)(x, n, v, &m);
@@ -276,45 +316,49 @@ static void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n) {
         return;
     }
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
-    double L[W], logs = log(SFX(short_expsum)(e, n, m));
+    double L[W], logs = log(SFX(short_expsum)(e, n, m, sc, scaled));
     for (int l = 0; l < W; l++) L[l] = logs;
     V vm = VOP(set1)(m);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
-        SFX(st)(y + i, n - i < W ? n - i : W, VOP(logsub)(v[j], vm, L));
+        SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], vm, L, sc, scaled));
 }
 
-static T SFX(logsumexp_short)(const T *x, ptrdiff_t n) {
+/* the scale of logsumexp's s m: sc as passed, halved back for SCALED == 2 */
+#define SHORT_S(sc, scaled) ((scaled) == 2 ? (sc) / 2 : (sc))
+
+FSS_INLINE T SFX(logsumexp_short)(const T *x, ptrdiff_t n, T sc, const int scaled) {
     V v[SHORT_V];
     T m;
     SFX(short_load)(x, n, v, &m);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
-    return (T)((double)m + log(SFX(short_expsum)(v, n, m)));
+    return SFX(fss_lse_scaled)(m, SHORT_S(sc, scaled), log(SFX(short_expsum)(v, n, m, sc, scaled)));
 }
 
 /* Two short rows at once, so that their dependency chains (max, exp, sum, reciprocal or log: a short
  * row is mostly latency) overlap: 1.5x faster than one by one at n = 10 (AVX2).  (Written out for two
  * rows: a loop over an array of rows does not stay in registers.)  Each row gets the bits it gets
  * alone. */
-FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n) {
+FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n, T sc,
+                                const int scaled) {
     V a[SHORT_V], b[SHORT_V];
     T ma, mb;
     SFX(short_load)(x0, n, a, &ma);
     SFX(short_load)(x1, n, b, &mb);
     if (!isfinite(ma) || !isfinite(mb)) {
         if (op == FSS_OP_SOFTMAX) {
-            SFX(softmax_short)(x0, y0, n);
-            SFX(softmax_short)(x1, y1, n);
+            SFX(softmax_short)(x0, y0, n, sc, scaled);
+            SFX(softmax_short)(x1, y1, n, sc, scaled);
         } else if (op == FSS_OP_LOG_SOFTMAX) {
-            SFX(log_softmax_short)(x0, y0, n);
-            SFX(log_softmax_short)(x1, y1, n);
+            SFX(log_softmax_short)(x0, y0, n, sc, scaled);
+            SFX(log_softmax_short)(x1, y1, n, sc, scaled);
         } else {
-            *y0 = SFX(logsumexp_short)(x0, n);
-            *y1 = SFX(logsumexp_short)(x1, n);
+            *y0 = SFX(logsumexp_short)(x0, n, sc, scaled);
+            *y1 = SFX(logsumexp_short)(x1, n, sc, scaled);
         }
         return;
     }
     if (op == FSS_OP_SOFTMAX) {
-        double sa = SFX(short_expsum)(a, n, ma), sb = SFX(short_expsum)(b, n, mb);
+        double sa = SFX(short_expsum)(a, n, ma, sc, scaled), sb = SFX(short_expsum)(b, n, mb, sc, scaled);
         V ia = VOP(set1)((T)(1.0 / sa)), ib = VOP(set1)((T)(1.0 / sb));
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
             ptrdiff_t k = n - i < W ? n - i : W;
@@ -327,7 +371,7 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
             ea[j] = a[j];
             eb[j] = b[j];
         }
-        double la = log(SFX(short_expsum)(ea, n, ma)), lb = log(SFX(short_expsum)(eb, n, mb));
+        double la = log(SFX(short_expsum)(ea, n, ma, sc, scaled)), lb = log(SFX(short_expsum)(eb, n, mb, sc, scaled));
         double La[W], Lb[W];
         for (int l = 0; l < W; l++) {
             La[l] = la;
@@ -336,19 +380,19 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
         V va = VOP(set1)(ma), vb = VOP(set1)(mb);
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
             ptrdiff_t k = n - i < W ? n - i : W;
-            SFX(st)(y0 + i, k, VOP(logsub)(a[j], va, La));
-            SFX(st)(y1 + i, k, VOP(logsub)(b[j], vb, Lb));
+            SFX(st)(y0 + i, k, SFX(short_logsub)(a[j], va, La, sc, scaled));
+            SFX(st)(y1 + i, k, SFX(short_logsub)(b[j], vb, Lb, sc, scaled));
         }
     } else {
-        double sa = SFX(short_expsum)(a, n, ma), sb = SFX(short_expsum)(b, n, mb);
-        *y0 = (T)((double)ma + log(sa));
-        *y1 = (T)((double)mb + log(sb));
+        double sa = SFX(short_expsum)(a, n, ma, sc, scaled), sb = SFX(short_expsum)(b, n, mb, sc, scaled);
+        *y0 = SFX(fss_lse_scaled)(ma, SHORT_S(sc, scaled), log(sa));
+        *y1 = SFX(fss_lse_scaled)(mb, SHORT_S(sc, scaled), log(sb));
     }
 }
 
 static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
     if (n <= SHORT_V * W) {
-        SFX(softmax_short)(x, y, n);
+        SFX(softmax_short)(x, y, n, 1, 0);
         return;
     }
     T m = SFX(rmax)(x, n);
@@ -362,7 +406,7 @@ static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
 
 static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
     if (n <= SHORT_V * W) {
-        SFX(log_softmax_short)(x, y, n);
+        SFX(log_softmax_short)(x, y, n, 1, 0);
         return;
     }
     T m = SFX(rmax)(x, n);
@@ -374,25 +418,58 @@ static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
 }
 
 static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
-    if (n <= SHORT_V * W) return SFX(logsumexp_short)(x, n);
+    if (n <= SHORT_V * W) return SFX(logsumexp_short)(x, n, 1, 0);
     T m = SFX(rmax)(x, n);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
     return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
 }
 
-static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n) {
+/* Short rows of s * x, two at a time (each an inlined copy per operation and scale mode). */
+FSS_INLINE ptrdiff_t SFX(short_rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows,
+                                     ptrdiff_t n, T sc, const int scaled) {
     ptrdiff_t r = 0;
-    if (n <= SHORT_V * W) {
-        for (; r + 2 <= rows; r += 2) {
-            const T *x0 = x + r * xs;
-            T *y0 = y + r * ys;
-            if (op == FSS_OP_SOFTMAX) SFX(short_pair)(FSS_OP_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n);
-            else if (op == FSS_OP_LOG_SOFTMAX) SFX(short_pair)(FSS_OP_LOG_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n);
-            else SFX(short_pair)(FSS_OP_LOGSUMEXP, x0, x0 + xs, y0, y0 + ys, n);
-        }
+    for (; r + 2 <= rows; r += 2) {
+        const T *x0 = x + r * xs;
+        T *y0 = y + r * ys;
+        if (op == FSS_OP_SOFTMAX) SFX(short_pair)(FSS_OP_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n, sc, scaled);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(short_pair)(FSS_OP_LOG_SOFTMAX, x0, x0 + xs, y0, y0 + ys, n, sc, scaled);
+        else SFX(short_pair)(FSS_OP_LOGSUMEXP, x0, x0 + xs, y0, y0 + ys, n, sc, scaled);
     }
-    for (; r < rows; r++) {
-        if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
+    if (r < rows) { /* the last, odd one */
+        if (op == FSS_OP_SOFTMAX) SFX(softmax_short)(x + r * xs, y + r * ys, n, sc, scaled);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax_short)(x + r * xs, y + r * ys, n, sc, scaled);
+        else y[r * ys] = SFX(logsumexp_short)(x + r * xs, n, sc, scaled);
+    }
+    return rows;
+}
+
+/* One row of s * x (s != 1) by the building blocks: max, then the scaled exp sum, then the output. */
+static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
+    const T m = SFX(rmax)(x, n);
+    if (!isfinite(m)) {
+        if (op == FSS_OP_SOFTMAX) SPECIAL(softmax)(x, 1, y, 1, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SPECIAL(log_softmax)(x, 1, y, 1, n);
+        else *y = SPECIAL(logsumexp)(x, 1, n);
+    } else if (op == FSS_OP_SOFTMAX) {
+        SFX(scale)(y, n, (T)(1.0 / SFX(expsum_s)(x, y, n, m, s))); /* a NaN made the sum NaN: all NaN */
+    } else if (op == FSS_OP_LOG_SOFTMAX) {
+        SFX(logsub_s)(x, y, n, m, s, log(SFX(sumexp_s)(x, n, m, s)));
+    } else {
+        *y = SFX(fss_lse_scaled)(m, s, log(SFX(sumexp_s)(x, n, m, s)));
+    }
+}
+
+/* op on `rows` rows of s * x (s > 0 finite, 1: plain); y may be x. */
+static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n, T s) {
+    if (n <= SHORT_V * W) {
+        if (s == 1) SFX(short_rows)(op, x, xs, y, ys, rows, n, 1, 0);
+        else if (s < 1) SFX(short_rows)(op, x, xs, y, ys, rows, n, 2 * s, 2);
+        else SFX(short_rows)(op, x, xs, y, ys, rows, n, s, 1);
+        return;
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);
+        else if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
         else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x + r * xs, y + r * ys, n);
         else y[r * ys] = SFX(logsumexp)(x + r * xs, n);
     }
@@ -554,35 +631,6 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
- * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
- * magnitudes: no cancellation, each rounding is relative to the result. */
-FSS_INLINE void SFX(logsub_s_any)(const T *x, T *y, ptrdiff_t n, T m, T s, double L, const int halve) {
-    const T lh = (T)L, ll = (T)(L - (double)lh);
-    V vm = VOP(set1)(m), vs = VOP(set1)(s), vlh = VOP(set1)(lh), vll = VOP(set1)(ll);
-    V huge = VSET(-0x1p100); /* below it q cannot matter; at p = -inf it is NaN */
-    for (ptrdiff_t i = 0; i < n; i += W) {
-        ptrdiff_t k = n - i < W ? n - i : W;
-        V p, q;
-        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q, halve);
-        q = VOP(zero_below)(q, p, huge);
-        SFX(st)(y + i, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
-    }
-}
-static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
-    if (s < 1) SFX(logsub_s_any)(x, y, n, m, 2 * s, L, 1);
-    else SFX(logsub_s_any)(x, y, n, m, s, L, 0);
-}
-
-/* y = w ? x : fill for contiguous x, y and byte mask w (y may be x): masked entries in and out. */
-static void SFX(keep)(const T *x, const unsigned char *w, T *y, ptrdiff_t n, T fill) {
-    V vfill = VOP(set1)(fill);
-    ptrdiff_t i = 0;
-    for (; i + W <= n; i += W) VOP(store)(y + i, VOP(keep)(VOP(load)(x + i), w + i, vfill));
-    for (; i < n; i++) y[i] = w[i] ? x[i] : fill;
-}
-
-/* ------------------------------------------------------------------------------------------------ */
 /* Backward passes of a row.  sum(a * b) (or sum(a) when !MUL) in the row accumulator.               */
 
 FSS_INLINE double SFX(dot_any)(const T *a, const T *b, ptrdiff_t n, const int mul) {
@@ -699,3 +747,4 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef FSS_DENORM_MIN
 #undef VSET
 #undef SHORT_V
+#undef SHORT_S
