@@ -201,6 +201,32 @@ static void K(check_scaled_row_)(const T *in, ptrdiff_t n, T s, const char *desc
         KF(tb, logsub_s_)(x, x, n, m, s, L);
         K(check_out_)(t, F_LSS, 1, x, 0, ls, 0, 1, n, &ii, 1, variant);
         K(check_guard_)(t, F_LSS, &arena_x, x, 1, n, n, "x", variant);
+
+        /* the fused kernels the driver calls with a scale: rows (two copies of the row, so that short
+         * rows go through the paired kernel), and columns (the row as one lane strided by 1) */
+        T *x2 = malloc(2 * bytes), *y2 = malloc(2 * bytes);
+        if (!x2 || !y2) abort();
+        memcpy(x2, in, bytes);
+        memcpy(x2 + n, in, bytes);
+        for (int op = 0; op < 3; op++) {
+            const int f = op == FSS_OP_SOFTMAX ? F_SMS : op == FSS_OP_LOG_SOFTMAX ? F_LSS : F_LSES;
+            for (int r = 1; r <= 2; r++) {
+                snprintf(variant, sizeof variant, "%s (rows kernel, %d row%s, op %d)", desc, r, r > 1 ? "s" : "", op);
+                KF(tb, rows_)(op, x2, n, y2, op == FSS_OP_LOGSUMEXP ? 1 : n, r, n, s);
+                for (int k = 0; k < r; k++) {
+                    if (op == FSS_OP_LOGSUMEXP) K(check_out_)(t, f, 1, y2 + k, 0, &lse, 0, 1, 1, &ii, 0, variant);
+                    else K(check_out_)(t, f, op == FSS_OP_LOG_SOFTMAX, y2 + k * n, 0, op ? ls : sm, 0, 1, n, &ii, 1, variant);
+                }
+            }
+            snprintf(variant, sizeof variant, "%s (column kernel, op %d)", desc, op);
+            if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(x2, 1, y2, 1, n, 1, s);
+            else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(x2, 1, y2, 1, n, 1, s);
+            else KF(tb, logsumexp_cols_)(x2, 1, y2, n, 1, s);
+            if (op == FSS_OP_LOGSUMEXP) K(check_out_)(t, f, 1, y2, 0, &lse, 0, 1, 1, &ii, 0, variant);
+            else K(check_out_)(t, f, op == FSS_OP_LOG_SOFTMAX, y2, 0, op ? ls : sm, 0, 1, n, &ii, 1, variant);
+        }
+        free(x2);
+        free(y2);
     }
     current_case = NULL;
     free(sm);
