@@ -10,6 +10,9 @@
  *            strided along n (no transpose copy);
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
+ * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other
+ * layouts, take the options path (run_opt: slice by slice, gathered when strided or masked).
+ * Cross-entropy, the backward passes and the elementwise sigmoid family follow at the end.
  * Tasks (rows, row blocks, column blocks or slices) are independent and each row is computed the
  * same way whichever task holds it, so splitting them over threads cannot change a result.
  */
