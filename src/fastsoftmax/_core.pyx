@@ -333,6 +333,12 @@ def backward(bint log, cnp.ndarray dy, cnp.ndarray y, cnp.ndarray dx):
     _check(status)
 
 
+cdef int _sigmoid_call(bint log, int t, const void *px, void *py, Py_ssize_t n) noexcept nogil:
+    if t == cnp.NPY_FLOAT32:
+        return (fastsoftmax_log_sigmoid_f32 if log else fastsoftmax_sigmoid_f32)(<const float *>px, <float *>py, n, 0)
+    return (fastsoftmax_log_sigmoid_f64 if log else fastsoftmax_sigmoid_f64)(<const double *>px, <double *>py, n, 0)
+
+
 def fast_elementwise(bint log, x):
     """sigmoid / log_sigmoid of a plain array (see _plain) into a new array; None for anything else."""
     if type(x) is not np.ndarray:
@@ -347,12 +353,7 @@ def fast_elementwise(bint log, x):
     cdef void *py = cnp.PyArray_DATA(y)
     cdef int status
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            status = (fastsoftmax_log_sigmoid_f32 if log else fastsoftmax_sigmoid_f32)(
-                <const float *>px, <float *>py, n, 0)
-        else:
-            status = (fastsoftmax_log_sigmoid_f64 if log else fastsoftmax_sigmoid_f64)(
-                <const double *>px, <double *>py, n, 0)
+        status = _sigmoid_call(log, t, px, py, n)
     _check(status)
     return y
 
@@ -372,16 +373,7 @@ def elementwise(bint log, cnp.ndarray x, cnp.ndarray y):
     cdef void *py = cnp.PyArray_DATA(y)
     cdef int status
     with nogil:
-        if t == cnp.NPY_FLOAT32:
-            if log:
-                status = fastsoftmax_log_sigmoid_f32(<const float *>px, <float *>py, n, 0)
-            else:
-                status = fastsoftmax_sigmoid_f32(<const float *>px, <float *>py, n, 0)
-        else:
-            if log:
-                status = fastsoftmax_log_sigmoid_f64(<const double *>px, <double *>py, n, 0)
-            else:
-                status = fastsoftmax_sigmoid_f64(<const double *>px, <double *>py, n, 0)
+        status = _sigmoid_call(log, t, px, py, n)
     _check(status)
 
 

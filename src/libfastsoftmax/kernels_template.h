@@ -234,16 +234,19 @@ static void SFX(scale)(T *y, ptrdiff_t n, T c) {
 /* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
  * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
  * magnitudes: no cancellation, each rounding is relative to the result. */
+FSS_INLINE V SFX(logsub_s_vec)(V x, V vm, V vs, V vlh, V vll, const int halve) {
+    V p, q;
+    SFX(scaled_diff)(x, vm, vs, &p, &q, halve);
+    q = VOP(zero_below)(q, p, VSET(-0x1p100)); /* below it q cannot matter; at p = -inf it is NaN */
+    return VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll));
+}
+
 FSS_INLINE void SFX(logsub_s_any)(const T *x, T *y, ptrdiff_t n, T m, T s, double L, const int halve) {
     const T lh = (T)L, ll = (T)(L - (double)lh);
     V vm = VOP(set1)(m), vs = VOP(set1)(s), vlh = VOP(set1)(lh), vll = VOP(set1)(ll);
-    V huge = VSET(-0x1p100); /* below it q cannot matter; at p = -inf it is NaN */
     for (ptrdiff_t i = 0; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
-        V p, q;
-        SFX(scaled_diff)(SFX(ld)(x + i, k, (T)0), vm, vs, &p, &q, halve);
-        q = VOP(zero_below)(q, p, huge);
-        SFX(st)(y + i, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
+        SFX(st)(y + i, k, SFX(logsub_s_vec)(SFX(ld)(x + i, k, (T)0), vm, vs, vlh, vll, halve));
     }
 }
 static void SFX(logsub_s)(const T *x, T *y, ptrdiff_t n, T m, T s, double L) {
@@ -288,10 +291,7 @@ FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scal
 FSS_INLINE V SFX(short_logsub)(V x, V vm, const double *L, T sc, const int scaled) {
     if (!scaled) return VOP(logsub)(x, vm, L);
     const T lh = (T)L[0], ll = (T)(L[0] - (double)lh);
-    V p, q;
-    SFX(scaled_diff)(x, vm, VOP(set1)(sc), &p, &q, scaled == 2);
-    q = VOP(zero_below)(q, p, VSET(-0x1p100));
-    return VOP(add)(VOP(sub)(p, VOP(set1)(lh)), VOP(sub)(q, VOP(set1)(ll)));
+    return SFX(logsub_s_vec)(x, vm, VOP(set1)(sc), VOP(set1)(lh), VOP(set1)(ll), scaled == 2);
 }
 
 /* The short kernels take the scale as (sc, scaled): (1, 0) plain, (s, 1) for s > 1, (2 s, 2) for s < 1. */
@@ -544,16 +544,12 @@ FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
         lh[l] = (T)L[l];
         ll[l] = (T)(L[l] - (double)lh[l]);
     }
-    V vs = VOP(set1)(sc), huge = VSET(-0x1p100);
+    V vs = VOP(set1)(sc);
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
         V vm = SFX(ld)(m + c, k, (T)0), vlh = SFX(ld)(lh + c, k, (T)0), vll = SFX(ld)(ll + c, k, (T)0);
-        for (ptrdiff_t j = 0; j < n; j++) {
-            V p, q;
-            SFX(scaled_diff)(SFX(ld)(x + j * xs + c, k, (T)0), vm, vs, &p, &q, halve);
-            q = VOP(zero_below)(q, p, huge);
-            SFX(st)(y + j * ys + c, k, VOP(add)(VOP(sub)(p, vlh), VOP(sub)(q, vll)));
-        }
+        for (ptrdiff_t j = 0; j < n; j++)
+            SFX(st)(y + j * ys + c, k, SFX(logsub_s_vec)(SFX(ld)(x + j * xs + c, k, (T)0), vm, vs, vlh, vll, halve));
     }
 }
 
