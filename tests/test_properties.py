@@ -80,10 +80,12 @@ def test_shift_invariance(xa, c):
     x, axis = xa
     xs = x + x.dtype.type(c)
     assert np.array_equal(xs - x.dtype.type(c), x)      # the shift is exact
+    # The kernels reduce x itself, not x - max, so the bits may move with the shift; both results must
+    # stay within the accuracy bound of the (shift-invariant) reference.
     for func in ("softmax", "log_softmax"):
-        a = func_by_name(func)(x, axis)
-        b = func_by_name(func)(xs, axis)
-        np.testing.assert_array_equal(a, b, err_msg=f"{func} changed by adding {c}")
+        ref = reference(func, x, axis)
+        for y, what in ((x, "unshifted"), (xs, f"shifted by {c}")):
+            assert_matches(func, np.asarray(func_by_name(func)(y, axis)), ref, x.dtype, context=what)
     lse = fs.logsumexp(xs, axis)
     ref = reference("logsumexp", x, axis) + c
     assert_matches("logsumexp", np.asarray(lse), ref, x.dtype, context=f"shift {c}")

@@ -53,11 +53,3 @@ static inline double ad_total(ad a) {
     }
     return s + c;
 }
-
-/* (x - m) - L with x - m taken exactly: d + e == x - m; e is NaN only where d is infinite or NaN, and
- * there d alone already gives the answer. */
-static inline vd vd_logsub(vd x, vd m, const double *L) {
-    vd d = vd_sub(x, m);
-    vd e = vd_twosum_err(x, vd_sub(vd_set1(0.0), m), d);
-    return vd_add(vd_sub(d, vd_load(L)), vd_zero_nan(e));
-}

@@ -18,6 +18,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FSS_INLINE static inline __attribute__((always_inline))

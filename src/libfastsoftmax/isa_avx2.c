@@ -12,6 +12,7 @@ typedef __m256 vf;
 typedef __m256d vd;
 #define VF_W 8
 #define VD_W 4
+#define FSS_FUSED 1 /* v_fma is one rounding */
 
 /* Lane masks for the first k lanes: a window into {-1 x 8, 0 x 8}. */
 static const int32_t mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -48,6 +49,11 @@ static inline vf vf_ldexp(vf p, vf n) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(b, 23)));
 }
 static inline vf vf_zero_below(vf y, vf d, vf thr) { return _mm256_andnot_ps(_mm256_cmp_ps(d, thr, _CMP_LT_OQ), y); }
+/* 2^(bits(j) - bits(jb)) for a bit difference in [1, 254] (a biased exponent) */
+static inline vf vf_pow2_sub(vf j, vf jb) {
+    __m256i e = _mm256_sub_epi32(_mm256_castps_si256(j), _mm256_castps_si256(jb));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
 static inline float vf_hmax(vf v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -83,11 +89,14 @@ static inline vd vd_ldexp(vd p, vd n) {
     return _mm256_mul_pd(p, _mm256_castsi256_pd(_mm256_slli_epi64(b, 52)));
 }
 static inline vd vd_zero_below(vd y, vd d, vd thr) { return _mm256_andnot_pd(_mm256_cmp_pd(d, thr, _CMP_LT_OQ), y); }
+static inline vd vd_pow2_sub(vd j, vd jb) {
+    __m256i e = _mm256_sub_epi64(_mm256_castpd_si256(j), _mm256_castpd_si256(jb));
+    return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
+}
 static inline double vd_hmax(vd v) {
     __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
 }
-static inline vd vd_zero_nan(vd v) { return _mm256_and_pd(v, _mm256_cmp_pd(v, v, _CMP_ORD_Q)); }
 
 /* float sums in double: the low and high four lanes */
 typedef struct {
@@ -117,12 +126,6 @@ static inline double af_total(af a) {
     __m256d s = _mm256_add_pd(a.lo, a.hi);
     __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
     return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
-}
-/* (x - m) - L in double, rounded once to float */
-static inline vf vf_logsub(vf x, vf m, const double *L) {
-    vd lo = _mm256_sub_pd(_mm256_sub_pd(cvt_lo(x), cvt_lo(m)), _mm256_loadu_pd(L));
-    vd hi = _mm256_sub_pd(_mm256_sub_pd(cvt_hi(x), cvt_hi(m)), _mm256_loadu_pd(L + 4));
-    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
 }
 
 #include "accum_f64.h"

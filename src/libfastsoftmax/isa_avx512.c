@@ -22,6 +22,7 @@ typedef __m512 vf;
 typedef __m512d vd;
 #define VF_W 16
 #define VD_W 8
+#define FSS_FUSED 1 /* v_fma is one rounding */
 
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
@@ -46,6 +47,10 @@ static inline vf vf_round(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_N
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
 static inline vf vf_zero_below(vf y, vf d, vf thr) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, thr, _CMP_NLT_UQ), y);
+}
+static inline vf vf_pow2_sub(vf j, vf jb) {
+    __m512i e = _mm512_sub_epi32(_mm512_castps_si512(j), _mm512_castps_si512(jb));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
 static inline float vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 
@@ -72,8 +77,11 @@ static inline vd vd_ldexp(vd p, vd n) { return _mm512_scalef_pd(p, n); }
 static inline vd vd_zero_below(vd y, vd d, vd thr) {
     return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, thr, _CMP_NLT_UQ), y);
 }
+static inline vd vd_pow2_sub(vd j, vd jb) {
+    __m512i e = _mm512_sub_epi64(_mm512_castpd_si512(j), _mm512_castpd_si512(jb));
+    return _mm512_castsi512_pd(_mm512_slli_epi64(e, 52));
+}
 static inline double vd_hmax(vd v) { return _mm512_reduce_max_pd(v); }
-static inline vd vd_zero_nan(vd v) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(v, v, _CMP_ORD_Q), v); }
 
 /* float sums in double: the low and high eight lanes */
 typedef struct {
@@ -102,13 +110,6 @@ static inline void af_lanes(af a, double *out) {
     _mm512_storeu_pd(out + 8, a.hi);
 }
 static inline double af_total(af a) { return _mm512_reduce_add_pd(_mm512_add_pd(a.lo, a.hi)); }
-/* (x - m) - L in double, rounded once to float */
-static inline vf vf_logsub(vf x, vf m, const double *L) {
-    vd lo = _mm512_sub_pd(_mm512_sub_pd(cvt_lo(x), cvt_lo(m)), _mm512_loadu_pd(L));
-    vd hi = _mm512_sub_pd(_mm512_sub_pd(cvt_hi(x), cvt_hi(m)), _mm512_loadu_pd(L + 8));
-    __m256d lo32 = _mm256_castps_pd(_mm512_cvtpd_ps(lo)), hi32 = _mm256_castps_pd(_mm512_cvtpd_ps(hi));
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(lo32), hi32, 1));
-}
 
 #include "accum_f64.h"
 

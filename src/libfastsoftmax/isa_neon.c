@@ -12,6 +12,7 @@ typedef float32x4_t vf;
 typedef float64x2_t vd;
 #define VF_W 4
 #define VD_W 2
+#define FSS_FUSED 1 /* v_fma is one rounding */
 
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
@@ -46,6 +47,10 @@ static inline vf vf_ldexp(vf p, vf n) {
     return vmulq_f32(p, vreinterpretq_f32_s32(e));
 }
 static inline vf vf_zero_below(vf y, vf d, vf thr) { return vbslq_f32(vcltq_f32(d, thr), vdupq_n_f32(0.0f), y); }
+static inline vf vf_pow2_sub(vf j, vf jb) {
+    int32x4_t e = vsubq_s32(vreinterpretq_s32_f32(j), vreinterpretq_s32_f32(jb));
+    return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
+}
 static inline float vf_hmax(vf v) { return vmaxvq_f32(v); }
 
 static inline vd vd_load(const double *p) { return vld1q_f64(p); }
@@ -78,8 +83,11 @@ static inline vd vd_ldexp(vd p, vd n) {
     return vmulq_f64(p, vreinterpretq_f64_s64(e));
 }
 static inline vd vd_zero_below(vd y, vd d, vd thr) { return vbslq_f64(vcltq_f64(d, thr), vdupq_n_f64(0.0), y); }
+static inline vd vd_pow2_sub(vd j, vd jb) {
+    int64x2_t e = vsubq_s64(vreinterpretq_s64_f64(j), vreinterpretq_s64_f64(jb));
+    return vreinterpretq_f64_s64(vshlq_n_s64(e, 52));
+}
 static inline double vd_hmax(vd v) { return vmaxvq_f64(v); }
-static inline vd vd_zero_nan(vd v) { return vbslq_f64(vceqq_f64(v, v), v, vdupq_n_f64(0.0)); }
 
 /* float sums in double: the low and high two lanes */
 typedef struct {
@@ -104,11 +112,6 @@ static inline void af_lanes(af a, double *out) {
     vst1q_f64(out + 2, a.hi);
 }
 static inline double af_total(af a) { return vaddvq_f64(vaddq_f64(a.lo, a.hi)); }
-static inline vf vf_logsub(vf x, vf m, const double *L) {
-    vd lo = vsubq_f64(vsubq_f64(vcvt_f64_f32(vget_low_f32(x)), vcvt_f64_f32(vget_low_f32(m))), vld1q_f64(L));
-    vd hi = vsubq_f64(vsubq_f64(vcvt_high_f64_f32(x), vcvt_high_f64_f32(m)), vld1q_f64(L + 2));
-    return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi);
-}
 
 #include "accum_f64.h"
 

@@ -12,6 +12,7 @@ typedef float vf;
 typedef double vd;
 #define VF_W 1
 #define VD_W 1
+#define FSS_FUSED 0 /* v_fma rounds twice */
 
 static inline vf vf_load(const float *p) { return *p; }
 static inline void vf_store(float *p, vf v) { *p = v; }
@@ -39,6 +40,14 @@ static inline vf vf_ldexp(vf p, vf n) {
     return p * s;
 }
 static inline vf vf_zero_below(vf y, vf d, vf thr) { return d < thr ? 0.0f : y; }
+static inline vf vf_pow2_sub(vf j, vf jb) {
+    uint32_t a, b;
+    memcpy(&a, &j, sizeof a);
+    memcpy(&b, &jb, sizeof b);
+    a = (a - b) << 23;
+    memcpy(&j, &a, sizeof j);
+    return j;
+}
 static inline float vf_hmax(vf v) { return v; }
 
 static inline vd vd_load(const double *p) { return *p; }
@@ -66,8 +75,15 @@ static inline vd vd_ldexp(vd p, vd n) {
     return p * s;
 }
 static inline vd vd_zero_below(vd y, vd d, vd thr) { return d < thr ? 0.0 : y; }
+static inline vd vd_pow2_sub(vd j, vd jb) {
+    uint64_t a, b;
+    memcpy(&a, &j, sizeof a);
+    memcpy(&b, &jb, sizeof b);
+    a = (a - b) << 52;
+    memcpy(&j, &a, sizeof j);
+    return j;
+}
 static inline double vd_hmax(vd v) { return v; }
-static inline vd vd_zero_nan(vd v) { return v == v ? v : 0.0; }
 
 /* float sums in double */
 typedef double af;
@@ -76,7 +92,6 @@ static inline af af_add(af a, vf y) { return a + (double)y; }
 static inline af af_merge(af a, af b) { return a + b; }
 static inline void af_lanes(af a, double *out) { out[0] = a; }
 static inline double af_total(af a) { return a; }
-static inline vf vf_logsub(vf x, vf m, const double *L) { return (float)(((double)x - (double)m) - L[0]); }
 
 #include "accum_f64.h"
 

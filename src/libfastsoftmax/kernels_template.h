@@ -17,16 +17,20 @@
  *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
  *   v_zero_below(y, d, thr)            0 where d < thr, else y (NaN in d keeps y)
  *   v_hmax(v)                          largest lane (NaN handling unspecified)
- *   v_logsub(x, m, L)                  (x - m) - L per lane, with L[0..W) doubles; see below
+ *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb)), for a difference that is a biased exponent
  * and an accumulator of sums per lane (af for float, ad for double):
  *   a_zero() a_add(a, v) a_merge(a, b) a_lanes(a, double *out) a_total(a)
  * float sums are accumulated in double; double sums are compensated (a TwoSum per add).
+ * Each ISA file also says whether v_fma is fused (FSS_FUSED).
  *
  * Algorithm per slice (three passes, exp computed once and stored):
  *   m = max(x);  y = exp(x - m), s = sum(y);  softmax = y * (1/s),  log_softmax = (x - m) - log(s),
  *   logsumexp = m + log(s).
- * x - m is taken exactly: its rounding error e (a TwoSum, 6 additions) is folded into exp's reduced
- * argument, so exp(x - m) is as accurate for x far below the max as near it.
+ * exp(x - m) is as accurate for x far below the max as near it: for |m| up to XB_MAX, exp's argument
+ * is reduced from x itself and m's own reduction subtracted (expx: no rounded x - m at all); beyond
+ * that, and in the short-row and scaled kernels, x - m is split exactly into a rounded part and its
+ * rounding error (a TwoSum), which is folded into the reduced argument (expm).  (x - m) - log(s) is
+ * x - ch - cl with ch + cl = m + log(s) (lse_split): two roundings, each relative to the result.
  */
 
 #if FSS_TPL_F32
@@ -46,6 +50,11 @@
 #define EXP_LN2_HI 0x1.62e400p-1f
 #define EXP_LN2_LO 0x1.7f7d1cp-20f
 #define FSS_DENORM_MIN 0x1p-149f /* the smallest positive float: |b| below it is b == 0 */
+/* the shifted exp (expx): rounding constant, exponent bias, lowest kept power, largest |max| */
+#define XB_MAGIC 0x1.8p23f
+#define XB_BIAS 127
+#define XB_LOW 126
+#define XB_MAX (FSS_FUSED ? 0x1p14f : 0x1p8f)
 #else
 #define T double
 #define SFX(name) name##_f64
@@ -62,24 +71,17 @@
 #define EXP_LN2_HI 0x1.62e42feep-1
 #define EXP_LN2_LO 0x1.a39ef35793c76p-33
 #define FSS_DENORM_MIN 0x1p-1074
+#define XB_MAGIC 0x1.8p52
+#define XB_BIAS 1023
+#define XB_LOW 1022
+#define XB_MAX 0x1p20
 #endif
 
 #define VSET(c) VOP(set1)((T)(c))
 
-/*
- * exp(d + e) for d <= 0 and |e| <= ulp(d) / 2.
- * n = round(d / ln2); r = d - n ln2 + e in [-ln2/2, ln2/2] (Cody-Waite, exact first step);
- * exp(r) = 1 + r + r^2 q(r), q a near-minimax fit on that interval (Chebyshev fit, mpmath);
- * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
- * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
- */
-static inline V SFX(exp_reduced)(V d, V e) {
-    V thr = VSET(EXP_THR);
-    V dc = VOP(max)(thr, d); /* keeps NaN; clamps -inf and overflowed differences */
-    V n = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
-    V r = VOP(fma)(n, VSET(-EXP_LN2_HI), dc);
-    r = VOP(fma)(n, VSET(-EXP_LN2_LO), r);
-    r = VOP(add)(r, e);
+/* exp(r) for |r| <= ln2/2 (a little beyond is harmless): 1 + r + r^2 q(r), q a near-minimax fit
+ * (Chebyshev fit, mpmath). */
+FSS_INLINE V SFX(exp_poly)(V r) {
 #if FSS_TPL_F32
     /* polynomial error 7.8e-9 (0.07 ulp) on [-ln2/2, ln2/2] */
     V p = VOP(fma)(VSET(0x1.6d1100p-10f), r, VSET(0x1.120b66p-7f));
@@ -100,8 +102,24 @@ static inline V SFX(exp_reduced)(V d, V e) {
     p = VOP(fma)(p, r, VSET(0x1p-1));
 #endif
     p = VOP(fma)(p, r, VSET(1)); /* p = 1 + r q' */
-    p = VOP(fma)(p, r, VSET(1)); /* p = 1 + r + r^2 q */
-    return VOP(zero_below)(VOP(ldexp)(p, n), d, thr);
+    return VOP(fma)(p, r, VSET(1)); /* p = 1 + r + r^2 q */
+}
+
+/*
+ * exp(d + e) for d <= 0 and |e| <= ulp(d) / 2.
+ * n = round(d / ln2); r = d - n ln2 + e in [-ln2/2, ln2/2] (Cody-Waite, exact first step);
+ * exp(r) = 1 + r + r^2 q(r), q a near-minimax fit on that interval (Chebyshev fit, mpmath);
+ * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
+ * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
+ */
+static inline V SFX(exp_reduced)(V d, V e) {
+    V thr = VSET(EXP_THR);
+    V dc = VOP(max)(thr, d); /* keeps NaN; clamps -inf and overflowed differences */
+    V n = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
+    V r = VOP(fma)(n, VSET(-EXP_LN2_HI), dc);
+    r = VOP(fma)(n, VSET(-EXP_LN2_LO), r);
+    r = VOP(add)(r, e);
+    return VOP(zero_below)(VOP(ldexp)(SFX(exp_poly)(r), n), d, thr);
 }
 
 /* d + e == x - m exactly (Knuth's TwoSum of x and -m); e is NaN where d is infinite. */
@@ -117,6 +135,91 @@ static inline V SFX(expm)(V x, V m) {
     V d, e;
     SFX(diff_exact)(x, m, &d, &e);
     return SFX(exp_reduced)(d, e);
+}
+
+/* Load / store k <= W lanes: full vectors on the fast path, masked ones at a tail. */
+static inline V SFX(ld)(const T *p, ptrdiff_t k, T fill) {
+    return k == W ? VOP(load)(p) : VOP(loadn)(p, k, fill);
+}
+static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
+    if (k == W) VOP(store)(p, v);
+    else VOP(storen)(p, k, v);
+}
+
+/*
+ * exp(x - m) without forming x - m (the fast path of a slice whose max m has |m| <= XB_MAX; expm is
+ * the exact path for any m).  With N = round(m log2e) and rm = m - N ln2 (|rm| <= ln2/2):
+ *   u = x log2e - f            f = m log2e - N, so u ~ (x - m) log2e + N;
+ *   j = u + 1.5 2^p            rounds n = round(u) into the low bits of j (p = 23 or 52);
+ *   r = (x - n ln2) - rm       Cody-Waite from x itself: x - n LN2_HI is exact for |n| within the
+ *                              bound (fused; unfused, n LN2_HI is exact for the smaller float bound),
+ *                              and r = (x - m) - (n - N) ln2 lies in [-ln2/2, ln2/2] (+ a rounding);
+ *   t = exp(r) 2^(n - N)       the power of two from the bits of j minus those of j(m) - bias.
+ * rm is the same vector computation applied to m, so at x = m, n = N and r = 0: the max's term is
+ * exactly 1, as with an exact x - m.  Elsewhere x - n ln2 and its difference with rm each round once
+ * (|r| <= ln2/2: together at most 2^-25 (float) absolute, 0.5 ulp of exp), instead of x - m rounding
+ * to ulp(x - m).  Lanes with n - N below -126 (float) / -1022 (double), i.e. exp(x - m) below about
+ * 2^-126 / 2^-1022, give exactly 0 (flushed, as in exp_reduced); so do -inf and x so far below m that
+ * n leaves j's binade.  NaN propagates.
+ */
+typedef struct {
+    V jb, nlow, f, rm; /* j(m) - bias (same binade: the bits of j(m) minus the bias); N - 126 (N - 1022);
+                          m log2e - N; m - N ln2 */
+} SFX(xbase);
+
+FSS_INLINE void SFX(expx_parts)(V x, V f, V *j, V *n, V *r) {
+    *j = VOP(add)(VOP(fma)(x, VSET(EXP_LOG2E), VOP(sub)(VSET(0), f)), VSET(XB_MAGIC));
+    *n = VOP(sub)(*j, VSET(XB_MAGIC));
+    *r = VOP(fma)(*n, VSET(-EXP_LN2_HI), x);
+    *r = VOP(fma)(*n, VSET(-EXP_LN2_LO), *r);
+}
+
+/* The bases of a vector of maxima (lanes with |m| <= XB_MAX), by the vector code of expx itself. */
+FSS_INLINE SFX(xbase) SFX(xbase_of)(V m) {
+    SFX(xbase) b;
+    V u = VOP(mul)(m, VSET(EXP_LOG2E)), j, n;
+    b.f = VOP(sub)(u, VOP(sub)(VOP(add)(u, VSET(XB_MAGIC)), VSET(XB_MAGIC)));
+    SFX(expx_parts)(m, b.f, &j, &n, &b.rm);
+    b.jb = VOP(sub)(j, VSET(XB_BIAS));
+    b.nlow = VOP(sub)(n, VSET(XB_LOW));
+    return b;
+}
+
+FSS_INLINE V SFX(expx)(V x, const SFX(xbase) *b) {
+    V j, n, r;
+    SFX(expx_parts)(x, b->f, &j, &n, &r);
+    V t = VOP(mul)(SFX(exp_poly)(VOP(sub)(r, b->rm)), VOP(pow2_sub)(j, b->jb));
+    return VOP(zero_below)(t, n, b->nlow);
+}
+
+/* exp(x - m) of a row (stored if STORE) and its sum.  Four vectors of terms are added in T first, as
+ * ((t0 + t1) + (t2 + t3)), then go to the accumulator (double for float, compensated for double): the
+ * conversion is paid once per four vectors, and as the terms are positive, the sum's relative error
+ * stays within 2 units of roundoff of T. */
+FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
+    const SFX(xbase) b = SFX(xbase_of)(VOP(set1)(m));
+    A a = AOP(zero)();
+    ptrdiff_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) {
+        V t0 = SFX(expx)(VOP(load)(x + i), &b);
+        V t1 = SFX(expx)(VOP(load)(x + i + W), &b);
+        V t2 = SFX(expx)(VOP(load)(x + i + 2 * W), &b);
+        V t3 = SFX(expx)(VOP(load)(x + i + 3 * W), &b);
+        if (store) {
+            VOP(store)(y + i, t0);
+            VOP(store)(y + i + W, t1);
+            VOP(store)(y + i + 2 * W, t2);
+            VOP(store)(y + i + 3 * W, t3);
+        }
+        a = AOP(add)(a, VOP(add)(VOP(add)(t0, t1), VOP(add)(t2, t3)));
+    }
+    for (; i < n; i += W) {
+        ptrdiff_t k = n - i < W ? n - i : W;
+        V t0 = SFX(expx)(SFX(ld)(x + i, k, (T)-INFINITY), &b); /* padding lanes give 0 */
+        if (store) SFX(st)(y + i, k, t0);
+        a = AOP(add)(a, t0);
+    }
+    return AOP(total)(a);
 }
 
 /* s (x - m) as p + q, exact up to the rounding of the small part q, for s > 0: with d + e == x - m,
@@ -143,15 +246,6 @@ FSS_INLINE V SFX(expm_s)(V x, V m, V s, const int halve) {
     return SFX(exp_reduced)(p, q);
 }
 
-/* Load / store k <= W lanes: full vectors on the fast path, masked ones at a tail. */
-static inline V SFX(ld)(const T *p, ptrdiff_t k, T fill) {
-    return k == W ? VOP(load)(p) : VOP(loadn)(p, k, fill);
-}
-static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
-    if (k == W) VOP(store)(p, v);
-    else VOP(storen)(p, k, v);
-}
-
 static void SFX(exp)(const T *x, T *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
@@ -175,12 +269,14 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
     return VOP(hmax)(VOP(max)(VOP(max)(m0, m1), VOP(max)(m2, m3)));
 }
 
-/* y = exp(x - m) (stored only if STORE) and the sum of it.  Every term goes to the double (float) or
- * compensated (double) accumulator unrounded: the sum is then, in practice, independent of the order
- * of the terms, so a slice gives the same bits through the row, column and strided paths.  (Adding
- * pairs in float first would save 10% of the time here and lose that.) */
-/* scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff) */
+/* y = exp(x - m) (stored only if STORE) and the sum of it: by expsum_x when unscaled and |m| <= XB_MAX;
+ * else by expm, every term going to the double (float) or compensated (double) accumulator unrounded,
+ * so that the sum is, in practice, independent of the order of the terms (the column kernels add the
+ * same terms in another order).  scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff). */
 FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
+    if (!scaled && fabs(m) <= XB_MAX) {
+        return SFX(expsum_x)(x, y, n, m, store);
+    }
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
     ptrdiff_t i = 0;
@@ -213,13 +309,29 @@ static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
     return s < 1 ? SFX(expsum_any)(x, y, n, m, 2 * s, 1, 2) : SFX(expsum_any)(x, y, n, m, s, 1, 1);
 }
 
-static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double logs) {
-    double L[W];
-    for (int l = 0; l < W; l++) L[l] = logs;
-    V vm = VOP(set1)(m);
-    for (ptrdiff_t i = 0; i < n; i += W) {
+/* m + L for a max m and L >= 0 (a double) as ch + cl: ch = m + lh rounded, cl = its exact rounding error
+ * (TwoSum) + ll, with L = lh + ll.  Then (x - ch) - cl is (x - m) - L for x <= m, with two roundings,
+ * each relative to the result: where x - ch is inexact, x and ch are more than a factor 2 apart
+ * (Sterbenz), so |x - ch| >= |ch| / 2; and |cl| <= L (1 + u) <= |result| (1 + u). */
+static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
+    const T lh = (T)L, ll = (T)(L - (double)lh);
+    const T h = m + lh, bv = h - m;
+    *ch = h;
+    *cl = ((m - (h - bv)) + (lh - bv)) + ll;
+}
+
+static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double L) {
+    T ch, cl;
+    SFX(lse_split)(m, L, &ch, &cl);
+    const V vh = VOP(set1)(ch), vl = VOP(set1)(cl);
+    ptrdiff_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        VOP(store)(y + i, VOP(sub)(VOP(sub)(VOP(load)(x + i), vh), vl));
+        VOP(store)(y + i + W, VOP(sub)(VOP(sub)(VOP(load)(x + i + W), vh), vl));
+    }
+    for (; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
-        SFX(st)(y + i, k, VOP(logsub)(SFX(ld)(x + i, k, (T)0), vm, L));
+        SFX(st)(y + i, k, VOP(sub)(VOP(sub)(SFX(ld)(x + i, k, (T)0), vh), vl));
     }
 }
 
@@ -276,10 +388,11 @@ static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
 }
 
 /* exp(v - m) in place, and its sum; padding lanes (-inf) give 0.  On sc * v when SCALED (1: sc, 2: sc
- * for halved operands, as in expsum_any). */
+ * for halved operands, as in expsum_any).  By expm, not expx: a short row is a chain of dependent steps,
+ * and expx's set-up (xbase_of) lengthens it more than the TwoSum does (65536 x 10: 1.9 against 1.5 ms). */
 FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scaled) {
-    V vm = VOP(set1)(m), vs = VOP(set1)(sc);
     A a = AOP(zero)();
+    V vm = VOP(set1)(m), vs = VOP(set1)(sc);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
         v[j] = scaled ? SFX(expm_s)(v[j], vm, vs, scaled == 2) : SFX(expm)(v[j], vm);
         a = AOP(add)(a, v[j]);
@@ -287,11 +400,30 @@ FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scal
     return AOP(total)(a);
 }
 
-/* log_softmax of one vector: (x - m) - L, or sc (x - m) - L when SCALED (L = lh + ll, as in logsub_s) */
-FSS_INLINE V SFX(short_logsub)(V x, V vm, const double *L, T sc, const int scaled) {
-    if (!scaled) return VOP(logsub)(x, vm, L);
-    const T lh = (T)L[0], ll = (T)(L[0] - (double)lh);
-    return SFX(logsub_s_vec)(x, vm, VOP(set1)(sc), VOP(set1)(lh), VOP(set1)(ll), scaled == 2);
+/* log_softmax of short rows: (x - m) - L, or sc (x - m) - L when SCALED, one vector at a time. */
+typedef struct {
+    V m, s, h, l; /* plain: h + l = m + L (lse_split); scaled: h + l = L (logsub_s) */
+} SFX(short_lsub);
+
+FSS_INLINE SFX(short_lsub) SFX(short_lsub_of)(T m, double L, T sc, const int scaled) {
+    SFX(short_lsub) p;
+    T h, l;
+    if (scaled) {
+        h = (T)L;
+        l = (T)(L - (double)h);
+    } else {
+        SFX(lse_split)(m, L, &h, &l);
+    }
+    p.m = VOP(set1)(m);
+    p.s = VOP(set1)(sc);
+    p.h = VOP(set1)(h);
+    p.l = VOP(set1)(l);
+    return p;
+}
+
+FSS_INLINE V SFX(short_logsub)(V x, const SFX(short_lsub) *p, const int scaled) {
+    if (!scaled) return VOP(sub)(VOP(sub)(x, p->h), p->l);
+    return SFX(logsub_s_vec)(x, p->m, p->s, p->h, p->l, scaled == 2);
 }
 
 /* The short kernels take the scale as (sc, scaled): (1, 0) plain, (s, 1) for s > 1, (2 s, 2) for s < 1. */
@@ -316,11 +448,9 @@ FSS_INLINE void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, cons
         return;
     }
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
-    double L[W], logs = log(SFX(short_expsum)(e, n, m, sc, scaled));
-    for (int l = 0; l < W; l++) L[l] = logs;
-    V vm = VOP(set1)(m);
+    const SFX(short_lsub) p = SFX(short_lsub_of)(m, log(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
-        SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], vm, L, sc, scaled));
+        SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], &p, scaled));
 }
 
 /* the scale of logsumexp's s m: sc as passed, halved back for SCALED == 2 */
@@ -371,17 +501,13 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
             ea[j] = a[j];
             eb[j] = b[j];
         }
-        double la = log(SFX(short_expsum)(ea, n, ma, sc, scaled)), lb = log(SFX(short_expsum)(eb, n, mb, sc, scaled));
-        double La[W], Lb[W];
-        for (int l = 0; l < W; l++) {
-            La[l] = la;
-            Lb[l] = lb;
-        }
-        V va = VOP(set1)(ma), vb = VOP(set1)(mb);
+        const double la = log(SFX(short_expsum)(ea, n, ma, sc, scaled));
+        const double lb = log(SFX(short_expsum)(eb, n, mb, sc, scaled));
+        const SFX(short_lsub) pa = SFX(short_lsub_of)(ma, la, sc, scaled), pb = SFX(short_lsub_of)(mb, lb, sc, scaled);
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
             ptrdiff_t k = n - i < W ? n - i : W;
-            SFX(st)(y0 + i, k, SFX(short_logsub)(a[j], va, La, sc, scaled));
-            SFX(st)(y1 + i, k, SFX(short_logsub)(b[j], vb, Lb, sc, scaled));
+            SFX(st)(y0 + i, k, SFX(short_logsub)(a[j], &pa, scaled));
+            SFX(st)(y1 + i, k, SFX(short_logsub)(b[j], &pb, scaled));
         }
     } else {
         double sa = SFX(short_expsum)(a, n, ma, sc, scaled), sb = SFX(short_expsum)(b, n, mb, sc, scaled);
@@ -513,9 +639,49 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     }
 }
 
+/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX).  The terms are added in T four at a
+ * time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W of each block of 4W), so
+ * a slice gets the same bits here as in the row kernels. */
+FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
+                                   const T *m, double *s, const int store) {
+    for (ptrdiff_t c = 0; c < w; c += W) {
+        ptrdiff_t k = w - c < W ? w - c : W;
+        const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
+        A a = AOP(zero)();
+        ptrdiff_t j = 0;
+        for (; j + 4 * W <= n; j += 4 * W) {
+            for (ptrdiff_t q = 0; q < W; q++) {
+                V t[4];
+                for (int h = 0; h < 4; h++) {
+                    const ptrdiff_t row = j + q + h * W;
+                    t[h] = SFX(expx)(SFX(ld)(x + row * xs + c, k, (T)0), &b);
+                    if (store) SFX(st)(y + row * ys + c, k, t[h]);
+                }
+                a = AOP(add)(a, VOP(add)(VOP(add)(t[0], t[1]), VOP(add)(t[2], t[3])));
+            }
+        }
+        for (; j < n; j++) {
+            V t0 = SFX(expx)(SFX(ld)(x + j * xs + c, k, (T)0), &b);
+            if (store) SFX(st)(y + j * ys + c, k, t0);
+            a = AOP(add)(a, t0);
+        }
+        double lanes[W];
+        AOP(lanes)(a, lanes);
+        for (ptrdiff_t l = 0; l < k; l++) s[c + l] = lanes[l];
+    }
+}
+
+/* Per-lane sums of exp(sc (x - m)) into s[0..w).  For sc = 1, by expx where the row kernels use it
+ * (n > SHORT_V W, every lane's |m| <= XB_MAX), else by expm, as the short-row kernels: a slice gets the
+ * same bits from either. */
 static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, const T *m,
                              double *s, const int store, T sc) {
-    if (sc == 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 0);
+    ptrdiff_t big = 0;
+    for (ptrdiff_t l = 0; l < w; l++) big += !(fabs(m[l]) <= XB_MAX);
+    if (sc == 1 && !big && n > SHORT_V * W) {
+        if (store) SFX(cols_expsum_x)(x, xs, y, ys, n, w, m, s, 1);
+        else SFX(cols_expsum_x)(x, xs, NULL, 0, n, w, m, s, 0);
+    } else if (sc == 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 0);
     else if (sc < 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, 2 * sc, 2);
     else SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 1);
 }
@@ -566,11 +732,13 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
         SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, sc, 0);
         return;
     }
+    T ch[FSS_COL_BLOCK], cl[FSS_COL_BLOCK];
+    for (ptrdiff_t l = 0; l < w; l++) SFX(lse_split)(m[l], L[l], &ch[l], &cl[l]);
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
-        V vm = SFX(ld)(m + c, k, (T)0);
+        const V vh = SFX(ld)(ch + c, k, (T)0), vl = SFX(ld)(cl + c, k, (T)0);
         for (ptrdiff_t j = 0; j < n; j++)
-            SFX(st)(y + j * ys + c, k, VOP(logsub)(SFX(ld)(x + j * xs + c, k, (T)0), vm, L + c));
+            SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(SFX(ld)(x + j * xs + c, k, (T)0), vh), vl));
     }
 }
 
@@ -741,6 +909,10 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef EXP_LN2_HI
 #undef EXP_LN2_LO
 #undef FSS_DENORM_MIN
+#undef XB_MAGIC
+#undef XB_BIAS
+#undef XB_LOW
+#undef XB_MAX
 #undef VSET
 #undef SHORT_V
 #undef SHORT_S
