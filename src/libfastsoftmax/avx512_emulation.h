@@ -19,6 +19,7 @@
 #define FSS_AVX512_EMULATION_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if !defined(SIMDE_X86_AVX512_H)
@@ -170,6 +171,22 @@ static inline simde__m512i fss_emu_mm512_cvtepu8_epi64(simde__m128i a) {
 #endif
 #ifndef _mm512_cvtepu8_epi64
 #define _mm512_cvtepu8_epi64(a) fss_emu_mm512_cvtepu8_epi64(a)
+#endif
+
+/* ---- non-temporal stores: plain stores, with the alignment the instruction would fault without ---- */
+static inline void fss_emu_mm512_stream_ps(float *mem, simde__m512 a) {
+    if ((uintptr_t)mem % 64) abort();
+    memcpy(mem, &a, sizeof a);
+}
+static inline void fss_emu_mm512_stream_pd(double *mem, simde__m512d a) {
+    if ((uintptr_t)mem % 64) abort();
+    memcpy(mem, &a, sizeof a);
+}
+#ifndef _mm512_stream_ps
+#define _mm512_stream_ps(mem, a) fss_emu_mm512_stream_ps((mem), (a))
+#endif
+#ifndef _mm512_stream_pd
+#define _mm512_stream_pd(mem, a) fss_emu_mm512_stream_pd((mem), (a))
 #endif
 
 #endif /* FSS_AVX512_EMULATION_H */

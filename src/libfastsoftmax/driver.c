@@ -18,6 +18,10 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * that one long row can be shared by threads with the same result as on one thread. */
 #define FSS_SPLIT_MIN (1 << 17)
 
+/* Row-parallel calls whose output has at least this many bytes (the last-level cache of the machines we
+ * measure on: 32 MiB) write it by non-temporal stores. */
+#define FSS_STREAM_MIN ((size_t)32 << 20)
+
 /* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time. */
 #define FSS_SHORT_ROW 64
 #define FSS_ROW_BLOCK 256

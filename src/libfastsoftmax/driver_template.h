@@ -92,6 +92,7 @@ typedef struct {
     ptrdiff_t outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2;
     T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
+    int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
 } SFX(job);
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
@@ -113,12 +114,9 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
     } else if (j->mode == FSS_SHORT_ROWS) {
         ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = j->outer - r0 < FSS_ROW_BLOCK ? j->outer - r0 : FSS_ROW_BLOCK;
         K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale);
-    } else if (j->mode == FSS_ROWS) {
+    } else if (j->mode == FSS_ROWS) { /* static scheduling: this thread's next row is t + 1 */
         const T *xr = j->x + t * j->xs0;
-        T *yr = j->y + t * j->ys0;
-        if (op == FSS_OP_SOFTMAX) K->SFX(softmax)(xr, yr, n);
-        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax)(xr, yr, n);
-        else *yr = K->SFX(logsumexp)(xr, n);
+        K->SFX(row)(op, xr, j->y + t * j->ys0, n, t + 1 < j->outer ? xr + j->xs0 : NULL, j->stream ? buf : NULL);
     } else if (j->mode == FSS_COLS) {
         ptrdiff_t nblk = (j->inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
         ptrdiff_t o = t / nblk, i0 = (t % nblk) * FSS_COL_BLOCK;
@@ -175,7 +173,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK};
+    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0};
     ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
@@ -205,7 +203,9 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         return FASTSOFTMAX_OK;
     }
     if (nt > tasks) nt = (int)tasks;
-    fss_for_tasks(nt, tasks, j.mode == FSS_GENERIC ? (size_t)n * sizeof(T) : 0, SFX(task), &j, &j.status);
+    /* an output larger than the last-level cache cannot stay there: write it without reading it first */
+    j.stream = j.mode == FSS_ROWS && op != FSS_OP_LOGSUMEXP && (size_t)outer * (size_t)n * sizeof(T) >= FSS_STREAM_MIN;
+    fss_for_tasks(nt, tasks, j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0, SFX(task), &j, &j.status);
     return j.status;
 }
 
@@ -371,7 +371,7 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
             st->sc[c] = 0.0;
             for (ptrdiff_t i = 0; e && i < k; i++) e[c * len + i] = 0;
         } else {
-            st->sc[c] = e ? K->SFX(expsum)(x + c * len, e + c * len, k, mc) : K->SFX(sumexp)(x + c * len, k, mc);
+            st->sc[c] = e ? K->SFX(expsum_lse)(x + c * len, e + c * len, k, mc) : K->SFX(sumexp)(x + c * len, k, mc);
         }
         if (mc > st->m) st->m = mc;
     }

@@ -43,6 +43,10 @@ typedef struct fss_kernels {
     void (*softmax_f64)(const double *x, double *y, ptrdiff_t n);
     void (*log_softmax_f64)(const double *x, double *y, ptrdiff_t n);
     double (*logsumexp_f64)(const double *x, ptrdiff_t n);
+    /* One row of op (any n >= 1), as the row kernels, with the next row `next` (or NULL) prefetched and,
+     * given a scratch row buf of n elements, the result written by non-temporal stores. */
+    void (*row_f32)(int op, const float *x, float *y, ptrdiff_t n, const float *next, float *buf);
+    void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to a few vectors are interleaved two at a time.  Same bits as the
      * row kernels row by row.  On s * x (s > 0 finite; 1: plain). */
@@ -63,7 +67,10 @@ typedef struct fss_kernels {
                                  ptrdiff_t w, double s);
     void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w, double s);
     /* Building blocks of a row (n >= 1, m finite): its maximum; sum(exp(x - m)) in double, also
-     * storing y = exp(x - m) (expsum); y *= c (scale); y = (x - m) - L (logsub). */
+     * storing y = exp(x - m) (expsum: the sum to within 2 units of roundoff, enough for 1/sum; expsum_lse:
+     * as sumexp's, every term unrounded, for a log of the sum); y *= c (scale); y = (x - m) - L (logsub). */
+    double (*expsum_lse_f32)(const float *x, float *y, ptrdiff_t n, float m);
+    double (*expsum_lse_f64)(const double *x, double *y, ptrdiff_t n, double m);
     float (*rmax_f32)(const float *x, ptrdiff_t n);
     double (*sumexp_f32)(const float *x, ptrdiff_t n, float m);
     double (*expsum_f32)(const float *x, float *y, ptrdiff_t n, float m);

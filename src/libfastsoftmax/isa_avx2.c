@@ -23,6 +23,10 @@ static inline __m256i mask_f64(ptrdiff_t k) { return _mm256_loadu_si256((const _
 
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+/* non-temporal store of a full vector to a 32-byte aligned p (see FSS_STREAM_ALIGN) */
+static inline void vf_stream(float *p, vf v) { _mm256_stream_ps(p, v); }
+static inline void fss_stream_fence(void) { _mm_sfence(); }
+#define FSS_STREAM_ALIGN 32
 static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
     __m256i m = mask_f32(k);
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
@@ -63,6 +67,7 @@ static inline float vf_hmax(vf v) {
 
 static inline vd vd_load(const double *p) { return _mm256_loadu_pd(p); }
 static inline void vd_store(double *p, vd v) { _mm256_storeu_pd(p, v); }
+static inline void vd_stream(double *p, vd v) { _mm256_stream_pd(p, v); }
 static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
     __m256i m = mask_f64(k);
     return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m));

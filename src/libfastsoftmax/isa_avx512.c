@@ -26,6 +26,10 @@ typedef __m512d vd;
 
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+/* non-temporal store of a full vector to a 64-byte aligned p (see FSS_STREAM_ALIGN) */
+static inline void vf_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
+static inline void fss_stream_fence(void) { _mm_sfence(); }
+#define FSS_STREAM_ALIGN 64
 static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
     return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1u), p);
 }
@@ -56,6 +60,7 @@ static inline float vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 
 static inline vd vd_load(const double *p) { return _mm512_loadu_pd(p); }
 static inline void vd_store(double *p, vd v) { _mm512_storeu_pd(p, v); }
+static inline void vd_stream(double *p, vd v) { _mm512_stream_pd(p, v); }
 static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
     return _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << k) - 1u), p);
 }

@@ -16,6 +16,10 @@ typedef float64x2_t vd;
 
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
 static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
+/* no non-temporal store in the intrinsics: plain stores */
+static inline void vf_stream(float *p, vf v) { vst1q_f32(p, v); }
+static inline void fss_stream_fence(void) {}
+#define FSS_STREAM_ALIGN 16
 static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) {
     float buf[4] = {fill, fill, fill, fill};
     memcpy(buf, p, (size_t)k * sizeof(float));
@@ -55,6 +59,7 @@ static inline float vf_hmax(vf v) { return vmaxvq_f32(v); }
 
 static inline vd vd_load(const double *p) { return vld1q_f64(p); }
 static inline void vd_store(double *p, vd v) { vst1q_f64(p, v); }
+static inline void vd_stream(double *p, vd v) { vst1q_f64(p, v); }
 static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) {
     double buf[2] = {fill, fill};
     memcpy(buf, p, (size_t)k * sizeof(double));

@@ -16,6 +16,10 @@ typedef double vd;
 
 static inline vf vf_load(const float *p) { return *p; }
 static inline void vf_store(float *p, vf v) { *p = v; }
+/* no non-temporal store: plain stores */
+static inline void vf_stream(float *p, vf v) { *p = v; }
+static inline void fss_stream_fence(void) {}
+#define FSS_STREAM_ALIGN 4
 static inline vf vf_loadn(const float *p, ptrdiff_t k, float fill) { return k > 0 ? *p : fill; }
 static inline void vf_storen(float *p, ptrdiff_t k, vf v) {
     if (k > 0) *p = v;
@@ -52,6 +56,7 @@ static inline float vf_hmax(vf v) { return v; }
 
 static inline vd vd_load(const double *p) { return *p; }
 static inline void vd_store(double *p, vd v) { *p = v; }
+static inline void vd_stream(double *p, vd v) { *p = v; }
 static inline vd vd_loadn(const double *p, ptrdiff_t k, double fill) { return k > 0 ? *p : fill; }
 static inline void vd_storen(double *p, ptrdiff_t k, vd v) {
     if (k > 0) *p = v;

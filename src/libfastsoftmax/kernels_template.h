@@ -148,59 +148,75 @@ static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
 
 /*
  * exp(x - m) without forming x - m (the fast path of a slice whose max m has |m| <= XB_MAX; expm is
- * the exact path for any m).  With N = round(m log2e) and rm = m - N ln2 (|rm| <= ln2/2):
+ * the exact path for any m).  With N = round(m log2e):
  *   u = x log2e - f            f = m log2e - N, so u ~ (x - m) log2e + N;
  *   j = u + 1.5 2^p            rounds n = round(u) into the low bits of j (p = 23 or 52);
- *   r = (x - n ln2) - rm       Cody-Waite from x itself: x - n LN2_HI is exact for |n| within the
- *                              bound (fused; unfused, n LN2_HI is exact for the smaller float bound),
- *                              and r = (x - m) - (n - N) ln2 lies in [-ln2/2, ln2/2] (+ a rounding);
+ *   r = ((x - n LN2_HI) - (m - N LN2_HI)) - (n - N) LN2_LO
+ *                              Cody-Waite from x and from m: each first step is exact for |n| within
+ *                              the bound (fused; unfused, n LN2_HI is exact for the smaller float
+ *                              bound); r = (x - m) - (n - N) ln2, in [-ln2/2, ln2/2] but for a rounding
+ *                              of f, with two roundings (at most about 2^-25 absolute for float);
  *   t = exp(r) 2^(n - N)       the power of two from the bits of j minus those of j(m) - bias.
- * rm is the same vector computation applied to m, so at x = m, n = N and r = 0: the max's term is
- * exactly 1, as with an exact x - m.  Elsewhere x - n ln2 and its difference with rm each round once
- * (|r| <= ln2/2: together at most 2^-25 (float) absolute, 0.5 ulp of exp), instead of x - m rounding
- * to ulp(x - m).  Lanes with n - N below -126 (float) / -1022 (double), i.e. exp(x - m) below about
- * 2^-126 / 2^-1022, give exactly 0 (flushed, as in exp_reduced); so do -inf and x so far below m that
- * n leaves j's binade.  NaN propagates.
+ * m's first step is the same vector computation as x's, so at x = m, n = N and r = 0: the max's term is
+ * exactly 1, as with an exact x - m.  Lanes with n - N below -126 (float) / -1022 (double), i.e.
+ * exp(x - m) below about 2^-126 / 2^-1022, give exactly 0 (flushed, as in exp_reduced); so do -inf and
+ * x so far below m that n leaves j's binade.  NaN propagates.
  */
 typedef struct {
-    V jb, nlow, f, rm; /* j(m) - bias (same binade: the bits of j(m) minus the bias); N - 126 (N - 1022);
-                          m log2e - N; m - N ln2 */
+    V f, N, m1;  /* m log2e - N; N; m - N LN2_HI */
+    V jb, nlow;  /* j(m) - bias (in j's binade: the bits of j(m) minus the bias); N - 126 (N - 1022) */
 } SFX(xbase);
 
-FSS_INLINE void SFX(expx_parts)(V x, V f, V *j, V *n, V *r) {
+/* j and n = round(x log2e - f) */
+FSS_INLINE void SFX(expx_n)(V x, V f, V *j, V *n) {
     *j = VOP(add)(VOP(fma)(x, VSET(EXP_LOG2E), VOP(sub)(VSET(0), f)), VSET(XB_MAGIC));
     *n = VOP(sub)(*j, VSET(XB_MAGIC));
-    *r = VOP(fma)(*n, VSET(-EXP_LN2_HI), x);
-    *r = VOP(fma)(*n, VSET(-EXP_LN2_LO), *r);
 }
 
 /* The bases of a vector of maxima (lanes with |m| <= XB_MAX), by the vector code of expx itself. */
 FSS_INLINE SFX(xbase) SFX(xbase_of)(V m) {
     SFX(xbase) b;
-    V u = VOP(mul)(m, VSET(EXP_LOG2E)), j, n;
+    V u = VOP(mul)(m, VSET(EXP_LOG2E)), j;
     b.f = VOP(sub)(u, VOP(sub)(VOP(add)(u, VSET(XB_MAGIC)), VSET(XB_MAGIC)));
-    SFX(expx_parts)(m, b.f, &j, &n, &b.rm);
+    SFX(expx_n)(m, b.f, &j, &b.N);
+    b.m1 = VOP(fma)(b.N, VSET(-EXP_LN2_HI), m);
     b.jb = VOP(sub)(j, VSET(XB_BIAS));
-    b.nlow = VOP(sub)(n, VSET(XB_LOW));
+    b.nlow = VOP(sub)(b.N, VSET(XB_LOW));
     return b;
 }
 
 FSS_INLINE V SFX(expx)(V x, const SFX(xbase) *b) {
-    V j, n, r;
-    SFX(expx_parts)(x, b->f, &j, &n, &r);
-    V t = VOP(mul)(SFX(exp_poly)(VOP(sub)(r, b->rm)), VOP(pow2_sub)(j, b->jb));
+    V j, n;
+    SFX(expx_n)(x, b->f, &j, &n);
+    V d = VOP(sub)(VOP(fma)(n, VSET(-EXP_LN2_HI), x), b->m1);
+    V r = VOP(fma)(VOP(sub)(n, b->N), VSET(-EXP_LN2_LO), d);
+    V t = VOP(mul)(SFX(exp_poly)(r), VOP(pow2_sub)(j, b->jb));
     return VOP(zero_below)(t, n, b->nlow);
 }
 
-/* exp(x - m) of a row (stored if STORE) and its sum.  Four vectors of terms are added in T first, as
- * ((t0 + t1) + (t2 + t3)), then go to the accumulator (double for float, compensated for double): the
- * conversion is paid once per four vectors, and as the terms are positive, the sum's relative error
- * stays within 2 units of roundoff of T. */
-FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int store) {
+/* Brings the 4 W elements at p towards L2 (a hint: p may be anywhere). */
+static inline void SFX(prefetch)(const T *p) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (size_t off = 0; off < 4 * W * sizeof(T); off += 64) __builtin_prefetch((const char *)p + off, 0, 2);
+#else
+    (void)p;
+#endif
+}
+
+/* exp(x - m) of a row (stored if STORE) and its sum; while it runs, the n elements at NEXT (the row to
+ * come, or NULL) are prefetched, so that their max pass reads from cache.
+ * The sum: for softmax (TREE), four vectors of terms are added in T first, as ((t0 + t1) + (t2 + t3)),
+ * then go to the accumulator (double for float, compensated for double): the conversion is paid once
+ * per four vectors, and as the terms are positive, the sum's relative error stays within 2 units of
+ * roundoff of T, which is all 1/sum needs.  For a log of the sum (!TREE) each term goes to the
+ * accumulator unrounded: log(s) of a peaked row (s = 1 + small) needs s - 1 to the last bits. */
+FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int store, const int tree,
+                                const T *next) {
     const SFX(xbase) b = SFX(xbase_of)(VOP(set1)(m));
     A a = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
+        if (next) SFX(prefetch)(next + i);
         V t0 = SFX(expx)(VOP(load)(x + i), &b);
         V t1 = SFX(expx)(VOP(load)(x + i + W), &b);
         V t2 = SFX(expx)(VOP(load)(x + i + 2 * W), &b);
@@ -211,7 +227,8 @@ FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int st
             VOP(store)(y + i + 2 * W, t2);
             VOP(store)(y + i + 3 * W, t3);
         }
-        a = AOP(add)(a, VOP(add)(VOP(add)(t0, t1), VOP(add)(t2, t3)));
+        if (tree) a = AOP(add)(a, VOP(add)(VOP(add)(t0, t1), VOP(add)(t2, t3)));
+        else a = AOP(add)(AOP(add)(AOP(add)(AOP(add)(a, t0), t1), t2), t3);
     }
     for (; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
@@ -275,7 +292,7 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
  * same terms in another order).  scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff). */
 FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
     if (!scaled && fabs(m) <= XB_MAX) {
-        return SFX(expsum_x)(x, y, n, m, store);
+        return SFX(expsum_x)(x, y, n, m, store, store, NULL);
     }
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
@@ -301,6 +318,11 @@ FSS_INLINE double SFX(expsum)(const T *x, T *y, ptrdiff_t n, T m, const int stor
 
 static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, NULL, n, m, 0); }
 static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
+/* The same with the sum good for a log: every term accumulated unrounded (see expsum_x). */
+static double SFX(expsum_lse)(const T *x, T *y, ptrdiff_t n, T m) {
+    if (fabs(m) <= XB_MAX) return SFX(expsum_x)(x, y, n, m, 1, 0, NULL);
+    return SFX(expsum_any)(x, y, n, m, (T)1, 1, 0);
+}
 /* The same on s * x (s > 0; m the max of x). */
 static double SFX(sumexp_s)(const T *x, ptrdiff_t n, T m, T s) {
     return s < 1 ? SFX(expsum_any)(x, NULL, n, m, 2 * s, 0, 2) : SFX(expsum_any)(x, NULL, n, m, s, 0, 1);
@@ -316,7 +338,7 @@ static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
 static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
     const T lh = (T)L, ll = (T)(L - (double)lh);
     const T h = m + lh, bv = h - m;
-    *ch = h;
+    *ch = h == 0 ? m : h; /* m = -0 with L = 0: x - ch is then +0 at x = m, as (x - m) - L */
     *cl = ((m - (h - bv)) + (lh - bv)) + ll;
 }
 
@@ -550,6 +572,54 @@ static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
     return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
 }
 
+/* y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1) for a row, by non-temporal stores where y is aligned
+ * (FSS_STREAM_ALIGN); the same bits as the vector loops of scale and logsub. */
+FSS_INLINE void SFX(stream_out)(const T *a, T *y, ptrdiff_t n, T c1, T c2, const int sub) {
+    const V v1 = VOP(set1)(c1), v2 = VOP(set1)(c2);
+    ptrdiff_t i = 0;
+    if ((uintptr_t)y % sizeof(T) == 0) {
+        for (; i < n && (uintptr_t)(y + i) % FSS_STREAM_ALIGN != 0; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
+        for (; i + W <= n; i += W) {
+            V v = VOP(load)(a + i);
+            VOP(stream)(y + i, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
+        }
+        fss_stream_fence();
+    }
+    for (; i < n; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
+}
+
+/* One row of op for the row-parallel driver: the bits of softmax, log_softmax or logsumexp, with
+ * NEXT (the row this thread takes next, or NULL) prefetched during the exp pass, so that reading it
+ * overlaps this row's arithmetic; and, given BUF (a scratch row of n), the result written by
+ * non-temporal stores (softmax keeps its exp terms in BUF): an output too large to stay in cache is then
+ * written once, never read for ownership. */
+static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *buf) {
+    T m = 0;
+    if (n > SHORT_V * W) m = SFX(rmax)(x, n);
+    if (n <= SHORT_V * W || !(fabs(m) <= XB_MAX)) { /* short, special or beyond expx: as ever */
+        if (op == FSS_OP_SOFTMAX) SFX(softmax)(x, y, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x, y, n);
+        else *y = SFX(logsumexp)(x, n);
+        return;
+    }
+    if (op == FSS_OP_SOFTMAX) {
+        const double s = SFX(expsum_x)(x, buf ? buf : y, n, m, 1, 1, next);
+        if (buf) SFX(stream_out)(buf, y, n, (T)(1.0 / s), 0, 0);
+        else SFX(scale)(y, n, (T)(1.0 / s));
+        return;
+    }
+    const double L = log(SFX(expsum_x)(x, NULL, n, m, 0, 0, next));
+    if (op == FSS_OP_LOGSUMEXP) {
+        *y = (T)((double)m + L);
+    } else if (buf) {
+        T ch, cl;
+        SFX(lse_split)(m, L, &ch, &cl);
+        SFX(stream_out)(x, y, n, ch, cl, 1);
+    } else {
+        SFX(logsub)(x, y, n, m, L);
+    }
+}
+
 /* Short rows of s * x, two at a time (each an inlined copy per operation and scale mode). */
 FSS_INLINE ptrdiff_t SFX(short_rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows,
                                      ptrdiff_t n, T sc, const int scaled) {
@@ -639,9 +709,9 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     }
 }
 
-/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX).  The terms are added in T four at a
- * time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W of each block of 4W), so
- * a slice gets the same bits here as in the row kernels. */
+/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX).  With STORE the terms are added in
+ * T four at a time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W of each block
+ * of 4W), without it one by one, as there: a slice gets the same bits here as in the row kernels. */
 FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                    const T *m, double *s, const int store) {
     for (ptrdiff_t c = 0; c < w; c += W) {
@@ -649,7 +719,7 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
         const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
         A a = AOP(zero)();
         ptrdiff_t j = 0;
-        for (; j + 4 * W <= n; j += 4 * W) {
+        for (; store && j + 4 * W <= n; j += 4 * W) {
             for (ptrdiff_t q = 0; q < W; q++) {
                 V t[4];
                 for (int h = 0; h < 4; h++) {
@@ -750,7 +820,10 @@ static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
- * special slice, finished before any vector pass writes (in place stays correct). */
+ * special slice, finished before any vector pass writes (in place stays correct).  A run holds lanes
+ * on one side of XB_MAX only, so each lane takes the exp its slice takes in the row kernels. */
+static inline int SFX(xsame)(T a, T b) { return (fabs(a) <= XB_MAX) == (fabs(b) <= XB_MAX); }
+
 static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
@@ -760,7 +833,7 @@ static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
             l1 = l0 + 1;
             continue;
         }
-        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
         SFX(softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
     }
 }
@@ -775,7 +848,7 @@ static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
             l1 = l0 + 1;
             continue;
         }
-        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
         SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
     }
 }
@@ -789,7 +862,7 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
             l1 = l0 + 1;
             continue;
         }
-        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]);) l1++;
+        for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
         SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0, sc);
     }
 }

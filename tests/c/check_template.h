@@ -240,6 +240,14 @@ static void K(check_guard_)(int t, int f, const arena_t *a, const T *p, ptrdiff_
 
 static int K(row_mode_);
 
+/* a and b hold the same bits, any NaN matching any NaN (their sign and payload depend on the operand
+ * order the compiler picked for a commutative operation). */
+static int K(same_bits_)(const T *a, const T *b, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, sizeof(T)) != 0 && !(a[i] != a[i] && b[i] != b[i])) return 0;
+    return 1;
+}
+
 /* Check every table on one row (input in, n elements) against its reference. */
 static void K(check_row_)(const T *in, ptrdiff_t n, const char *desc) {
     R *smr = K(ref_buf_)(n), *lsr = K(ref_buf_)(n), lser;
@@ -275,6 +283,33 @@ static void K(check_row_)(const T *in, ptrdiff_t n, const char *desc) {
         K(check_out_)(t, F_LSE, 1, &r, 0, &lse, 0, 1, 1, &ii, 0, variant);
         K(check_unchanged_)(t, F_LSE, x, 0, in, 1, n, variant);
         K(check_guard_)(t, F_LSE, &arena_x, x, 1, n, n, "x", variant);
+
+        /* the row-parallel driver's kernel (row_): with the next row prefetched and/or the result
+         * written by non-temporal stores through a scratch row, the bits of the row kernels above */
+        {
+            T *want = malloc(bytes), *scratch = malloc(bytes);
+            for (int op = 0; op < 3; op++) {
+                const int f = op == 0 ? F_SM : op == 1 ? F_LS : F_LSE;
+                if (op == 0) KF(tb, softmax_)(x, want, n);
+                else if (op == 1) KF(tb, log_softmax_)(x, want, n);
+                else want[0] = KF(tb, logsumexp_)(x, n);
+                for (int v = 0; v < 4; v++) {
+                    fill_layout(&arena_y, y, sizeof(T), 1, n, n);
+                    KF(tb, row_)(op, x, y, n, (v & 1) ? in : NULL, (v & 2) ? scratch : NULL);
+                    stats[t][DT][f].checks++;
+                    if (!K(same_bits_)(y, want, op == 2 ? 1 : n)) {
+                        stats[t][DT][f].fails++;
+                        if (note_failure(t, DT, f, variant))
+                            fprintf(stderr, "    row_ (op %d, %s, %s) differs from the row kernels\n", op,
+                                    (v & 1) ? "prefetching" : "no prefetch", (v & 2) ? "streamed" : "plain stores");
+                    }
+                    K(check_unchanged_)(t, f, x, 0, in, 1, n, variant);
+                    K(check_guard_)(t, f, &arena_y, y, 1, n, n, "y", variant);
+                }
+            }
+            free(want);
+            free(scratch);
+        }
 
         /* in place */
         snprintf(variant, sizeof variant, "%s (in place, x %s)", desc, mode_name[mode]);
