@@ -1,6 +1,6 @@
 /*
- * accum_f64.h - compensated per-lane sums of doubles and the double log_softmax step, built from the
- * vd primitives of the including ISA file (see kernels_template.h).  Included after those primitives.
+ * accum_f64.h - compensated per-lane sums of doubles, built from the vd primitives of the including ISA
+ * file (see kernels_template.h).  Included after those primitives.
  */
 
 /* The rounding error of s = fl(a + b), exactly (Knuth's TwoSum; no ordering of |a|, |b| needed). */
@@ -26,12 +26,6 @@ static inline ad ad_add(ad a, vd y) {
     return a;
 }
 
-static inline ad ad_merge(ad a, ad b) {
-    vd t = vd_add(a.hi, b.hi);
-    a.lo = vd_add(vd_add(a.lo, b.lo), vd_twosum_err(a.hi, b.hi, t));
-    a.hi = t;
-    return a;
-}
 
 static inline void ad_lanes(ad a, double *out) {
     double lo[VD_W];

@@ -118,11 +118,6 @@ static inline af af_add(af a, vf y) {
     a.hi = _mm256_add_pd(a.hi, cvt_hi(y));
     return a;
 }
-static inline af af_merge(af a, af b) {
-    a.lo = _mm256_add_pd(a.lo, b.lo);
-    a.hi = _mm256_add_pd(a.hi, b.hi);
-    return a;
-}
 static inline void af_lanes(af a, double *out) {
     _mm256_storeu_pd(out, a.lo);
     _mm256_storeu_pd(out + 4, a.hi);

@@ -105,11 +105,6 @@ static inline af af_add(af a, vf y) {
     a.hi = _mm512_add_pd(a.hi, cvt_hi(y));
     return a;
 }
-static inline af af_merge(af a, af b) {
-    a.lo = _mm512_add_pd(a.lo, b.lo);
-    a.hi = _mm512_add_pd(a.hi, b.hi);
-    return a;
-}
 static inline void af_lanes(af a, double *out) {
     _mm512_storeu_pd(out, a.lo);
     _mm512_storeu_pd(out + 8, a.hi);

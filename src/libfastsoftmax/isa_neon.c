@@ -107,11 +107,6 @@ static inline af af_add(af a, vf y) {
     a.hi = vaddq_f64(a.hi, vcvt_high_f64_f32(y));
     return a;
 }
-static inline af af_merge(af a, af b) {
-    a.lo = vaddq_f64(a.lo, b.lo);
-    a.hi = vaddq_f64(a.hi, b.hi);
-    return a;
-}
 static inline void af_lanes(af a, double *out) {
     vst1q_f64(out, a.lo);
     vst1q_f64(out + 2, a.hi);

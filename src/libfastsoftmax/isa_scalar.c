@@ -1,7 +1,8 @@
 /*
  * isa_scalar.c - the portable kernels: "vectors" of one lane, built with the default flags of the
- * target (no FMA is assumed: v_fma is a multiply and an add, which the algorithm tolerates: the exact
- * steps of the argument reduction do not depend on fusion).
+ * target (no FMA is assumed: v_fma is a multiply and an add, FSS_FUSED 0, which the algorithm tolerates:
+ * the exact first steps of the argument reduction hold unfused too, for float within the smaller bound
+ * XB_MAX of the fast exp, see kernels_template.h).
  */
 #include <stdint.h>
 #include <string.h>
@@ -94,7 +95,6 @@ static inline double vd_hmax(vd v) { return v; }
 typedef double af;
 static inline af af_zero(void) { return 0.0; }
 static inline af af_add(af a, vf y) { return a + (double)y; }
-static inline af af_merge(af a, af b) { return a + b; }
 static inline void af_lanes(af a, double *out) { out[0] = a; }
 static inline double af_total(af a) { return a; }
 

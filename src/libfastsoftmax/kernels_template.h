@@ -17,10 +17,12 @@
  *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
  *   v_zero_below(y, d, thr)            0 where d < thr, else y (NaN in d keeps y)
  *   v_hmax(v)                          largest lane (NaN handling unspecified)
- *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb)), for a difference that is a biased exponent
+ *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb) - bias): the difference of the bit patterns,
+ *                                      a biased exponent in [1, 254] / [1, 2046], moved to the exponent field
  * and an accumulator of sums per lane (af for float, ad for double):
- *   a_zero() a_add(a, v) a_merge(a, b) a_lanes(a, double *out) a_total(a)
- * float sums are accumulated in double; double sums are compensated (a TwoSum per add).
+ *   a_zero() a_add(a, v) a_lanes(a, double *out) a_total(a)
+ * float sums are accumulated in double; double sums are compensated (a TwoSum per add) (softmax adds
+ * four terms in T before that: see expsum_x).
  * Each ISA file also says whether v_fma is fused (FSS_FUSED).
  *
  * Algorithm per slice (three passes, exp computed once and stored):
@@ -334,7 +336,8 @@ static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
 /* m + L for a max m and L >= 0 (a double) as ch + cl: ch = m + lh rounded, cl = its exact rounding error
  * (TwoSum) + ll, with L = lh + ll.  Then (x - ch) - cl is (x - m) - L for x <= m, with two roundings,
  * each relative to the result: where x - ch is inexact, x and ch are more than a factor 2 apart
- * (Sterbenz), so |x - ch| >= |ch| / 2; and |cl| <= L (1 + u) <= |result| (1 + u). */
+ * (Sterbenz), so |x - ch| >= |ch| / 2; and |cl| <= L (1 + u) <= |result| (1 + u), so cl's own rounding
+ * (u |cl|) adds at most u |result|: about 1 ulp in all. */
 static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
     const T lh = (T)L, ll = (T)(L - (double)lh);
     const T h = m + lh, bv = h - m;
