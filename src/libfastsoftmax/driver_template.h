@@ -204,7 +204,8 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     if (nt > tasks) nt = (int)tasks;
     /* an output larger than the last-level cache cannot stay there: write it without reading it first */
-    j.stream = j.mode == FSS_ROWS && op != FSS_OP_LOGSUMEXP && (size_t)outer * (size_t)n * sizeof(T) >= FSS_STREAM_MIN;
+    j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && op != FSS_OP_LOGSUMEXP &&
+               (size_t)outer * (size_t)n * sizeof(T) >= FSS_STREAM_MIN;
     fss_for_tasks(nt, tasks, j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0, SFX(task), &j, &j.status);
     return j.status;
 }
