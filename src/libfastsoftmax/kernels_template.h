@@ -345,28 +345,34 @@ static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
     *cl = ((m - (h - bv)) + (lh - bv)) + ll;
 }
 
-static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double L) {
-    T ch, cl;
-    SFX(lse_split)(m, L, &ch, &cl);
-    const V vh = VOP(set1)(ch), vl = VOP(set1)(cl);
+/* The last pass of a row: y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1); with STREAM, by non-temporal
+ * stores where y is aligned (FSS_STREAM_ALIGN), the same bits. */
+FSS_INLINE void SFX(out_pass)(const T *a, T *y, ptrdiff_t n, T c1, T c2, const int sub, const int stream) {
+    const V v1 = VOP(set1)(c1), v2 = VOP(set1)(c2);
     ptrdiff_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
-        VOP(store)(y + i, VOP(sub)(VOP(sub)(VOP(load)(x + i), vh), vl));
-        VOP(store)(y + i + W, VOP(sub)(VOP(sub)(VOP(load)(x + i + W), vh), vl));
+    if (stream && (uintptr_t)y % sizeof(T) == 0) {
+        for (; i < n && (uintptr_t)(y + i) % FSS_STREAM_ALIGN != 0; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
+        for (; i + W <= n; i += W) {
+            V v = VOP(load)(a + i);
+            VOP(stream)(y + i, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
+        }
+        fss_stream_fence();
     }
     for (; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
-        SFX(st)(y + i, k, VOP(sub)(VOP(sub)(SFX(ld)(x + i, k, (T)0), vh), vl));
+        V v = SFX(ld)(a + i, k, (T)0);
+        SFX(st)(y + i, k, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
     }
 }
 
-static void SFX(scale)(T *y, ptrdiff_t n, T c) {
-    V vc = VOP(set1)(c);
-    for (ptrdiff_t i = 0; i < n; i += W) {
-        ptrdiff_t k = n - i < W ? n - i : W;
-        SFX(st)(y + i, k, VOP(mul)(SFX(ld)(y + i, k, (T)0), vc));
-    }
+/* y = (x - m) - L (STREAM: by non-temporal stores) */
+FSS_INLINE void SFX(logsub_any)(const T *x, T *y, ptrdiff_t n, T m, double L, const int stream) {
+    T ch, cl;
+    SFX(lse_split)(m, L, &ch, &cl);
+    SFX(out_pass)(x, y, n, ch, cl, 1, stream);
 }
+static void SFX(logsub)(const T *x, T *y, ptrdiff_t n, T m, double L) { SFX(logsub_any)(x, y, n, m, L, 0); }
+static void SFX(scale)(T *y, ptrdiff_t n, T c) { SFX(out_pass)(y, y, n, c, 0, 0, 0); }
 
 /* Scaled log_softmax: y = s (x - m) - L, with s (x - m) = p + q (scaled_diff) and L = lh + ll split in
  * two of T (for float, L carries more bits than one float holds).  p <= 0 <= lh, so p - lh adds two
@@ -541,86 +547,43 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
     }
 }
 
-static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) {
-    if (n <= SHORT_V * W) {
-        SFX(softmax_short)(x, y, n, 1, 0);
-        return;
-    }
-    T m = SFX(rmax)(x, n);
-    if (!isfinite(m)) {
-        SPECIAL(softmax)(x, 1, y, 1, n);
-        return;
-    }
-    double s = SFX(expsum)(x, y, n, m, 1);
-    SFX(scale)(y, n, (T)(1.0 / s)); /* a NaN anywhere in x made s NaN: all NaN */
-}
-
-static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) {
-    if (n <= SHORT_V * W) {
-        SFX(log_softmax_short)(x, y, n, 1, 0);
-        return;
-    }
-    T m = SFX(rmax)(x, n);
-    if (!isfinite(m)) {
-        SPECIAL(log_softmax)(x, 1, y, 1, n);
-        return;
-    }
-    SFX(logsub)(x, y, n, m, log(SFX(expsum)(x, NULL, n, m, 0)));
-}
-
-static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
-    if (n <= SHORT_V * W) return SFX(logsumexp_short)(x, n, 1, 0);
-    T m = SFX(rmax)(x, n);
-    if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
-    return (T)((double)m + log(SFX(expsum)(x, NULL, n, m, 0)));
-}
-
-/* y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1) for a row, by non-temporal stores where y is aligned
- * (FSS_STREAM_ALIGN); the same bits as the vector loops of scale and logsub. */
-FSS_INLINE void SFX(stream_out)(const T *a, T *y, ptrdiff_t n, T c1, T c2, const int sub) {
-    const V v1 = VOP(set1)(c1), v2 = VOP(set1)(c2);
-    ptrdiff_t i = 0;
-    if ((uintptr_t)y % sizeof(T) == 0) {
-        for (; i < n && (uintptr_t)(y + i) % FSS_STREAM_ALIGN != 0; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
-        for (; i + W <= n; i += W) {
-            V v = VOP(load)(a + i);
-            VOP(stream)(y + i, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
-        }
-        fss_stream_fence();
-    }
-    for (; i < n; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
-}
-
-/* One row of op for the row-parallel driver: the bits of softmax, log_softmax or logsumexp, with
- * NEXT (the row this thread takes next, or NULL) prefetched during the exp pass, so that reading it
- * overlaps this row's arithmetic; and, given BUF (a scratch row of n), the result written by
- * non-temporal stores (softmax keeps its exp terms in BUF): an output too large to stay in cache is then
- * written once, never read for ownership. */
+/* One row of op: max, exp(x - m) and its sum, the output pass.  NEXT (the row this thread takes next,
+ * or NULL) is prefetched during the exp pass, so that reading it overlaps this row's arithmetic; given
+ * BUF (a scratch row of n), the result is written by non-temporal stores (softmax keeps its exp terms in
+ * BUF): an output too large to stay in cache is then written once, never read for ownership.  Neither
+ * changes a bit. */
 static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *buf) {
-    T m = 0;
-    if (n > SHORT_V * W) m = SFX(rmax)(x, n);
-    if (n <= SHORT_V * W || !(fabs(m) <= XB_MAX)) { /* short, special or beyond expx: as ever */
-        if (op == FSS_OP_SOFTMAX) SFX(softmax)(x, y, n);
-        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x, y, n);
-        else *y = SFX(logsumexp)(x, n);
+    if (n <= SHORT_V * W) {
+        if (op == FSS_OP_SOFTMAX) SFX(softmax_short)(x, y, n, 1, 0);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax_short)(x, y, n, 1, 0);
+        else *y = SFX(logsumexp_short)(x, n, 1, 0);
         return;
     }
+    const T m = SFX(rmax)(x, n);
+    if (!isfinite(m)) {
+        if (op == FSS_OP_SOFTMAX) SPECIAL(softmax)(x, 1, y, 1, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SPECIAL(log_softmax)(x, 1, y, 1, n);
+        else *y = SPECIAL(logsumexp)(x, 1, n);
+        return;
+    }
+    const int fast = fabs(m) <= XB_MAX;
     if (op == FSS_OP_SOFTMAX) {
-        const double s = SFX(expsum_x)(x, buf ? buf : y, n, m, 1, 1, next);
-        if (buf) SFX(stream_out)(buf, y, n, (T)(1.0 / s), 0, 0);
-        else SFX(scale)(y, n, (T)(1.0 / s));
+        T *e = buf ? buf : y;
+        const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next) : SFX(expsum)(x, e, n, m, 1);
+        SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, buf != NULL); /* a NaN in x made s NaN: all NaN */
         return;
     }
-    const double L = log(SFX(expsum_x)(x, NULL, n, m, 0, 0, next));
-    if (op == FSS_OP_LOGSUMEXP) {
-        *y = (T)((double)m + L);
-    } else if (buf) {
-        T ch, cl;
-        SFX(lse_split)(m, L, &ch, &cl);
-        SFX(stream_out)(x, y, n, ch, cl, 1);
-    } else {
-        SFX(logsub)(x, y, n, m, L);
-    }
+    const double L = log(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next) : SFX(expsum)(x, NULL, n, m, 0));
+    if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
+    else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
+}
+
+static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_SOFTMAX, x, y, n, NULL, NULL); }
+static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_LOG_SOFTMAX, x, y, n, NULL, NULL); }
+static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
+    T y;
+    SFX(row)(FSS_OP_LOGSUMEXP, x, &y, n, NULL, NULL);
+    return y;
 }
 
 /* Short rows of s * x, two at a time (each an inlined copy per operation and scale mode). */
