@@ -182,6 +182,15 @@ static inline void fss_emu_mm512_stream_pd(double *mem, simde__m512d a) {
     if ((uintptr_t)mem % 64) abort();
     memcpy(mem, &a, sizeof a);
 }
+/* ---- 128-bit lane shuffles (SIMDe 0.7.4 has them only under its own prefix) --------------------- */
+
+#ifndef _mm512_shuffle_f32x4
+#define _mm512_shuffle_f32x4(a, b, imm8) simde_mm512_shuffle_f32x4((a), (b), (imm8))
+#endif
+#ifndef _mm512_shuffle_f64x2
+#define _mm512_shuffle_f64x2(a, b, imm8) simde_mm512_shuffle_f64x2((a), (b), (imm8))
+#endif
+
 #ifndef _mm512_stream_ps
 #define _mm512_stream_ps(mem, a) fss_emu_mm512_stream_ps((mem), (a))
 #endif

@@ -55,6 +55,15 @@ static inline vf vf_pow2_sub(vf j, vf jb) {
     int32x4_t e = vsubq_s32(vreinterpretq_s32_f32(j), vreinterpretq_s32_f32(jb));
     return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
 }
+/* v[i] lane l <-> v[l] lane i, 4 x 4: pairs, then halves */
+static inline void vf_transpose(vf *v) {
+    float32x4_t t0 = vtrn1q_f32(v[0], v[1]), t1 = vtrn2q_f32(v[0], v[1]); /* a0 b0 a2 b2, a1 b1 a3 b3 */
+    float32x4_t t2 = vtrn1q_f32(v[2], v[3]), t3 = vtrn2q_f32(v[2], v[3]);
+    v[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    v[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+    v[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+    v[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+}
 static inline float vf_hmax(vf v) { return vmaxvq_f32(v); }
 
 static inline vd vd_load(const double *p) { return vld1q_f64(p); }
@@ -91,6 +100,11 @@ static inline vd vd_zero_below(vd y, vd d, vd thr) { return vbslq_f64(vcltq_f64(
 static inline vd vd_pow2_sub(vd j, vd jb) {
     int64x2_t e = vsubq_s64(vreinterpretq_s64_f64(j), vreinterpretq_s64_f64(jb));
     return vreinterpretq_f64_s64(vshlq_n_s64(e, 52));
+}
+static inline void vd_transpose(vd *v) {
+    float64x2_t t0 = vtrn1q_f64(v[0], v[1]), t1 = vtrn2q_f64(v[0], v[1]);
+    v[0] = t0;
+    v[1] = t1;
 }
 static inline double vd_hmax(vd v) { return vmaxvq_f64(v); }
 

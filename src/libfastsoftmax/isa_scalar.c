@@ -53,6 +53,7 @@ static inline vf vf_pow2_sub(vf j, vf jb) {
     memcpy(&j, &a, sizeof j);
     return j;
 }
+static inline void vf_transpose(vf *v) { (void)v; } /* one lane: nothing to move */
 static inline float vf_hmax(vf v) { return v; }
 
 static inline vd vd_load(const double *p) { return *p; }
@@ -89,6 +90,7 @@ static inline vd vd_pow2_sub(vd j, vd jb) {
     memcpy(&j, &a, sizeof j);
     return j;
 }
+static inline void vd_transpose(vd *v) { (void)v; }
 static inline double vd_hmax(vd v) { return v; }
 
 /* float sums in double */

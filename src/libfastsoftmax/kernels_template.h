@@ -17,6 +17,8 @@
  *   v_ldexp(p, n)                      p * 2^n, n integral in [-126, 0] (f32) or [-1022, 0] (f64)
  *   v_zero_below(y, d, thr)            0 where d < thr, else y (NaN in d keeps y)
  *   v_hmax(v)                          largest lane (NaN handling unspecified)
+ *   v_transpose(v)                     W x W block v[0..W) transposed in place (lane l of v[i] <-> lane i
+ *                                      of v[l])
  *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb) - bias): the difference of the bit patterns,
  *                                      a biased exponent in [1, 254] / [1, 2046], moved to the exponent field
  * and an accumulator of sums per lane (af for float, ad for double):
@@ -114,7 +116,7 @@ FSS_INLINE V SFX(exp_poly)(V r) {
  * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
  * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
  */
-static inline V SFX(exp_reduced)(V d, V e) {
+FSS_INLINE V SFX(exp_reduced)(V d, V e) {
     V thr = VSET(EXP_THR);
     V dc = VOP(max)(thr, d); /* keeps NaN; clamps -inf and overflowed differences */
     V n = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
@@ -420,15 +422,30 @@ static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
 
 /* exp(v - m) in place, and its sum; padding lanes (-inf) give 0.  On sc * v when SCALED (1: sc, 2: sc
  * for halved operands, as in expsum_any).  By expm, not expx: a short row is a chain of dependent steps,
- * and expx's set-up (xbase_of) lengthens it more than the TwoSum does (65536 x 10: 1.9 against 1.5 ms). */
+ * and expx's set-up (xbase_of) lengthens it more than the TwoSum does (65536 x 10: 1.9 against 1.5 ms).
+ * The terms are added one by one in element order, into a double (float) or a compensated double
+ * (double), exactly as the column kernels and short_lanes add a lane's terms: a short row gets the same
+ * sum, and so the same bits, whichever kernel takes it. */
 FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scaled) {
-    A a = AOP(zero)();
+    T t[SHORT_V * W];
     V vm = VOP(set1)(m), vs = VOP(set1)(sc);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
         v[j] = scaled ? SFX(expm_s)(v[j], vm, vs, scaled == 2) : SFX(expm)(v[j], vm);
-        a = AOP(add)(a, v[j]);
+        VOP(store)(t + i, v[j]);
     }
-    return AOP(total)(a);
+#if FSS_TPL_F32
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) sum += t[i]; /* af_add, one lane */
+    return sum;
+#else
+    double hi = 0.0, lo = 0.0; /* ad_add and ad_lanes, one lane */
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const double u = hi + t[i], bv = u - hi;
+        lo = lo + ((hi - (u - bv)) + (t[i] - bv));
+        hi = u;
+    }
+    return hi + lo;
+#endif
 }
 
 /* log_softmax of short rows: (x - m) - L, or sc (x - m) - L when SCALED, one vector at a time. */
@@ -618,22 +635,6 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
         SFX(logsub_s)(x, y, n, m, s, log(SFX(sumexp_s)(x, n, m, s)));
     } else {
         *y = SFX(fss_lse_scaled)(m, s, log(SFX(sumexp_s)(x, n, m, s)));
-    }
-}
-
-/* op on `rows` rows of s * x (s > 0 finite, 1: plain); y may be x. */
-static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n, T s) {
-    if (n <= SHORT_V * W) {
-        if (s == 1) SFX(short_rows)(op, x, xs, y, ys, rows, n, 1, 0);
-        else if (s < 1) SFX(short_rows)(op, x, xs, y, ys, rows, n, 2 * s, 2);
-        else SFX(short_rows)(op, x, xs, y, ys, rows, n, s, 1);
-        return;
-    }
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);
-        else if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
-        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x + r * xs, y + r * ys, n);
-        else y[r * ys] = SFX(logsumexp)(x + r * xs, n);
     }
 }
 
@@ -830,6 +831,118 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
         SFX(logsumexp_cols_finite)(x + l0, xs, y + l0, n, l1 - l0, m + l0, sc);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Many short rows: W at a time, row r of a block in lane r                                          */
+
+/* W rows of n <= SHORT_V W elements, xs apart, of sc * x (sc, scaled as in the short kernels),
+ * transposed so that c[j] holds element j of every row: max, exp and sum are then vertical, with no
+ * horizontal step and no per-row dependency chain; the results are transposed back.  The columns are
+ * padded with -inf to whole groups of W, whose exp is exactly 0 and adds exactly nothing.  Per lane, the
+ * arithmetic is that of the column kernels (cols_max, cols_expsum_any, softmax_cols_finite,
+ * log_softmax_cols_finite, logsumexp_cols_finite), so a row gets the bits it gets there.  Returns 0,
+ * having written nothing, if a row's max is not finite (the caller then takes the rows one by one). */
+FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, T sc,
+                                const int scaled) {
+    V c[SHORT_V * W];
+    const ptrdiff_t nc = (n + W - 1) / W * W; /* columns, padded */
+    V vm = VSET(-INFINITY);
+    for (ptrdiff_t g = 0; g < nc; g += W) {
+        const ptrdiff_t k = n - g < W ? n - g : W;
+#pragma GCC unroll 16
+        for (ptrdiff_t r = 0; r < W; r++) c[g + r] = SFX(ld)(x + r * xs + g, k, (T)-INFINITY);
+        VOP(transpose)(c + g);
+#pragma GCC unroll 16
+        for (ptrdiff_t r = 0; r < W; r++) vm = VOP(max)(vm, c[g + r]);
+    }
+    T m[W];
+    VOP(store)(m, vm);
+    int finite = 1;
+    for (ptrdiff_t l = 0; l < W; l++) finite &= m[l] - m[l] == 0;
+    if (!finite) return 0;
+    const V vs = VOP(set1)(sc);
+    A a = AOP(zero)();
+    for (ptrdiff_t j = 0; j < n; j++) {
+        {
+            const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : SFX(expm)(c[j], vm);
+            if (op == FSS_OP_SOFTMAX) c[j] = t;
+            a = AOP(add)(a, t);
+        }
+    }
+    double s[W];
+    AOP(lanes)(a, s);
+    if (op == FSS_OP_LOGSUMEXP) {
+        for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = SFX(fss_lse_scaled)(m[l], SHORT_S(sc, scaled), log(s[l]));
+        return 1;
+    }
+    V v1, v2;
+    if (op == FSS_OP_SOFTMAX) {
+        T inv[W];
+        for (ptrdiff_t l = 0; l < W; l++) inv[l] = (T)(1.0 / s[l]);
+        v1 = VOP(load)(inv);
+        v2 = v1;
+    } else {
+        T h[W], lo[W];
+        for (ptrdiff_t l = 0; l < W; l++) {
+            const double L = log(s[l]);
+            if (scaled) {
+                h[l] = (T)L;
+                lo[l] = (T)(L - (double)h[l]);
+            } else {
+                SFX(lse_split)(m[l], L, &h[l], &lo[l]);
+            }
+        }
+        v1 = VOP(load)(h);
+        v2 = VOP(load)(lo);
+    }
+    for (ptrdiff_t g = 0; g < nc; g += W) {
+        const ptrdiff_t k = n - g < W ? n - g : W;
+#pragma GCC unroll 16
+        for (ptrdiff_t j = g; j < g + W; j++) {
+            if (op == FSS_OP_SOFTMAX) c[j] = VOP(mul)(c[j], v1);
+            else if (scaled) c[j] = SFX(logsub_s_vec)(c[j], vm, vs, v1, v2, scaled == 2);
+            else c[j] = VOP(sub)(VOP(sub)(c[j], v1), v2);
+        }
+        VOP(transpose)(c + g);
+#pragma GCC unroll 16
+        for (ptrdiff_t r = 0; r < W; r++) SFX(st)(y + r * ys + g, k, c[g + r]);
+    }
+    return 1;
+}
+
+/* Short rows W at a time (short_lanes), the rest (and any block with a non-finite max) two at a time. */
+FSS_INLINE void SFX(short_rows_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows,
+                                      ptrdiff_t n, T sc, const int scaled) {
+    ptrdiff_t r = 0;
+    for (; r + W <= rows; r += W)
+        if (!SFX(short_lanes)(op, x + r * xs, xs, y + r * ys, ys, n, sc, scaled))
+            SFX(short_rows)(op, x + r * xs, xs, y + r * ys, ys, W, n, sc, scaled);
+    if (r < rows) SFX(short_rows)(op, x + r * xs, xs, y + r * ys, ys, rows - r, n, sc, scaled);
+}
+
+/* Short rows of op on s * x, each operation and scale mode an inlined copy. */
+FSS_INLINE void SFX(short_rows_op)(const int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows,
+                                   ptrdiff_t n, T s) {
+    if (s == 1) SFX(short_rows_lanes)(op, x, xs, y, ys, rows, n, 1, 0);
+    else if (s < 1) SFX(short_rows_lanes)(op, x, xs, y, ys, rows, n, 2 * s, 2);
+    else SFX(short_rows_lanes)(op, x, xs, y, ys, rows, n, s, 1);
+}
+
+/* op on `rows` rows of s * x (s > 0 finite, 1: plain); y may be x. */
+static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n, T s) {
+    if (n <= SHORT_V * W) {
+        if (op == FSS_OP_SOFTMAX) SFX(short_rows_op)(FSS_OP_SOFTMAX, x, xs, y, ys, rows, n, s);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(short_rows_op)(FSS_OP_LOG_SOFTMAX, x, xs, y, ys, rows, n, s);
+        else SFX(short_rows_op)(FSS_OP_LOGSUMEXP, x, xs, y, ys, rows, n, s);
+        return;
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);
+        else if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
+        else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x + r * xs, y + r * ys, n);
+        else y[r * ys] = SFX(logsumexp)(x + r * xs, n);
     }
 }
 
