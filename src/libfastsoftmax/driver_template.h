@@ -65,10 +65,10 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
     }
     sum += comp;
     if (op == FSS_OP_LOGSUMEXP) {
-        *y = (T)((double)m + log(sum));
+        *y = (T)((double)m + fss_log_sum(sum));
     } else {
         const T inv = (T)(1.0 / sum);
-        const double L = log(sum);
+        const double L = fss_log_sum(sum);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
 #endif
@@ -385,7 +385,7 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
         sum = t;
     }
     st->s = sum + comp;
-    st->logs = log(st->s);
+    st->logs = fss_log_sum(st->s);
 }
 
 /* e *= f exp(m_c - m) chunk by chunk: exp(x - m) f, from the chunks' exp(x - m_c) (a chunk of -inf only

@@ -496,7 +496,7 @@ FSS_INLINE void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, cons
         return;
     }
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
-    const SFX(short_lsub) p = SFX(short_lsub_of)(m, log(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
+    const SFX(short_lsub) p = SFX(short_lsub_of)(m, fss_log_sum(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
         SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], &p, scaled));
 }
@@ -509,7 +509,7 @@ FSS_INLINE T SFX(logsumexp_short)(const T *x, ptrdiff_t n, T sc, const int scale
     T m;
     SFX(short_load)(x, n, v, &m);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
-    return SFX(fss_lse_scaled)(m, SHORT_S(sc, scaled), log(SFX(short_expsum)(v, n, m, sc, scaled)));
+    return SFX(fss_lse_scaled)(m, SHORT_S(sc, scaled), fss_log_sum(SFX(short_expsum)(v, n, m, sc, scaled)));
 }
 
 /* Two short rows at once, so that their dependency chains (max, exp, sum, reciprocal or log: a short
@@ -549,8 +549,8 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
             ea[j] = a[j];
             eb[j] = b[j];
         }
-        const double la = log(SFX(short_expsum)(ea, n, ma, sc, scaled));
-        const double lb = log(SFX(short_expsum)(eb, n, mb, sc, scaled));
+        const double la = fss_log_sum(SFX(short_expsum)(ea, n, ma, sc, scaled));
+        const double lb = fss_log_sum(SFX(short_expsum)(eb, n, mb, sc, scaled));
         const SFX(short_lsub) pa = SFX(short_lsub_of)(ma, la, sc, scaled), pb = SFX(short_lsub_of)(mb, lb, sc, scaled);
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
             ptrdiff_t k = n - i < W ? n - i : W;
@@ -559,8 +559,8 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
         }
     } else {
         double sa = SFX(short_expsum)(a, n, ma, sc, scaled), sb = SFX(short_expsum)(b, n, mb, sc, scaled);
-        *y0 = SFX(fss_lse_scaled)(ma, SHORT_S(sc, scaled), log(sa));
-        *y1 = SFX(fss_lse_scaled)(mb, SHORT_S(sc, scaled), log(sb));
+        *y0 = SFX(fss_lse_scaled)(ma, SHORT_S(sc, scaled), fss_log_sum(sa));
+        *y1 = SFX(fss_lse_scaled)(mb, SHORT_S(sc, scaled), fss_log_sum(sb));
     }
 }
 
@@ -590,7 +590,7 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
         SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, buf != NULL); /* a NaN in x made s NaN: all NaN */
         return;
     }
-    const double L = log(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next) : SFX(expsum)(x, NULL, n, m, 0));
+    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next) : SFX(expsum)(x, NULL, n, m, 0));
     if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
@@ -632,9 +632,9 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
     } else if (op == FSS_OP_SOFTMAX) {
         SFX(scale)(y, n, (T)(1.0 / SFX(expsum_s)(x, y, n, m, s))); /* a NaN made the sum NaN: all NaN */
     } else if (op == FSS_OP_LOG_SOFTMAX) {
-        SFX(logsub_s)(x, y, n, m, s, log(SFX(sumexp_s)(x, n, m, s)));
+        SFX(logsub_s)(x, y, n, m, s, fss_log_sum(SFX(sumexp_s)(x, n, m, s)));
     } else {
-        *y = SFX(fss_lse_scaled)(m, s, log(SFX(sumexp_s)(x, n, m, s)));
+        *y = SFX(fss_lse_scaled)(m, s, fss_log_sum(SFX(sumexp_s)(x, n, m, s)));
     }
 }
 
@@ -760,7 +760,7 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
                                          ptrdiff_t w, const T *m, T sc) {
     double L[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0, sc);
-    for (ptrdiff_t l = 0; l < w; l++) L[l] = log(L[l]);
+    for (ptrdiff_t l = 0; l < w; l++) L[l] = fss_log_sum(L[l]);
     if (sc < 1) {
         SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, 2 * sc, 1);
         return;
@@ -783,7 +783,7 @@ static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t
                                        const T *m, T sc) {
     double s[FSS_COL_BLOCK];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0, sc);
-    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, log(s[l]));
+    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, fss_log_sum(s[l]));
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
@@ -837,6 +837,25 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
 /* ------------------------------------------------------------------------------------------------ */
 /* Many short rows: W at a time, row r of a block in lane r                                          */
 
+/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time. */
+FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
+    double k[W], u[W];
+    int normal = 1;
+    for (ptrdiff_t l = 0; l < W; l++) normal &= fss_log_split(s[l], &k[l], &u[l]);
+    if (!normal) { /* a NaN sum (a NaN in the row): lane by lane */
+        for (ptrdiff_t l = 0; l < W; l++) L[l] = fss_log_sum(s[l]);
+        return;
+    }
+    for (ptrdiff_t l = 0; l < W; l += VD_W) {
+        const vd vk = vd_load(k + l), f = vd_sub(vd_load(u + l), vd_set1(1.0));
+        const vd t = vd_div(f, vd_add(vd_set1(2.0), f)), z = vd_mul(t, t);
+        const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
+        const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
+        const vd c = vd_sub(vd_mul(t, vd_sub(f, R)), vd_mul(vk, vd_set1(FSS_LOG_LN2_LO)));
+        vd_store(L + l, vd_add(h, vd_sub(e, c)));
+    }
+}
+
 /* W rows of n <= SHORT_V W elements, xs apart, of sc * x (sc, scaled as in the short kernels),
  * transposed so that c[j] holds element j of every row: max, exp and sum are then vertical, with no
  * horizontal step and no per-row dependency chain; the results are transposed back.  The columns are
@@ -873,8 +892,9 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     }
     double s[W];
     AOP(lanes)(a, s);
+    if (op != FSS_OP_SOFTMAX) SFX(log_lanes)(s, s);
     if (op == FSS_OP_LOGSUMEXP) {
-        for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = SFX(fss_lse_scaled)(m[l], SHORT_S(sc, scaled), log(s[l]));
+        for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = SFX(fss_lse_scaled)(m[l], SHORT_S(sc, scaled), s[l]);
         return 1;
     }
     V v1, v2;
@@ -886,7 +906,7 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     } else {
         T h[W], lo[W];
         for (ptrdiff_t l = 0; l < W; l++) {
-            const double L = log(s[l]);
+            const double L = s[l];
             if (scaled) {
                 h[l] = (T)L;
                 lo[l] = (T)(L - (double)h[l]);
