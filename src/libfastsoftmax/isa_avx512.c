@@ -56,6 +56,19 @@ static inline vf vf_pow2_sub(vf j, vf jb) {
     __m512i e = _mm512_sub_epi32(_mm512_castps_si512(j), _mm512_castps_si512(jb));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
 }
+/* The 4 x 4 transpose of the 128-bit lanes of a, b, c, d (any element type, as floats) */
+FSS_INLINE void lanes4_transpose(__m512 a, __m512 b, __m512 c, __m512 d, __m512 *r0, __m512 *r1, __m512 *r2,
+                                 __m512 *r3) {
+    __m512 s0 = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)); /* a0 a1 b0 b1 */
+    __m512 s1 = _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)); /* a2 a3 b2 b3 */
+    __m512 s2 = _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(1, 0, 1, 0));
+    __m512 s3 = _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 2, 3, 2));
+    *r0 = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 b0 c0 d0 */
+    *r1 = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
+    *r2 = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
+    *r3 = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
 /* v[i] lane l <-> v[l] lane i, 16 x 16: unpack pairs and quads within 128-bit lanes, then a 4 x 4
  * transpose of the 128-bit lanes of each quad of rows */
 FSS_INLINE void vf_transpose(vf *v) {
@@ -72,17 +85,8 @@ FSS_INLINE void vf_transpose(vf *v) {
         u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
         u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
     }
-#pragma GCC unroll 16
-    for (int c = 0; c < 4; c++) {
-        __m512 s0 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512 s1 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
-        __m512 s2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512 s3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
-        v[c] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
-        v[4 + c] = _mm512_shuffle_f32x4(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
-        v[8 + c] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
-        v[12 + c] = _mm512_shuffle_f32x4(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
-    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) lanes4_transpose(u[c], u[4 + c], u[8 + c], u[12 + c], &v[c], &v[4 + c], &v[8 + c], &v[12 + c]);
 }
 static inline float vf_hmax(vf v) { return _mm512_reduce_max_ps(v); }
 
@@ -116,23 +120,16 @@ static inline vd vd_pow2_sub(vd j, vd jb) {
 }
 /* 8 x 8: unpack pairs within 128-bit lanes, then a 4 x 4 transpose of 128-bit lanes */
 FSS_INLINE void vd_transpose(vd *v) {
-    __m512d t[8];
+    __m512 t[8], r[8];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i += 2) { /* t[i + c], lane q: rows i, i+1 of column 2q + c */
-        t[i] = _mm512_unpacklo_pd(v[i], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_pd(v[i], v[i + 1]);
+        t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(v[i], v[i + 1]));
+        t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(v[i], v[i + 1]));
     }
+#pragma GCC unroll 2
+    for (int c = 0; c < 2; c++) lanes4_transpose(t[c], t[2 + c], t[4 + c], t[6 + c], &r[c], &r[2 + c], &r[4 + c], &r[6 + c]);
 #pragma GCC unroll 8
-    for (int c = 0; c < 2; c++) {
-        __m512d s0 = _mm512_shuffle_f64x2(t[c], t[2 + c], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512d s1 = _mm512_shuffle_f64x2(t[c], t[2 + c], _MM_SHUFFLE(3, 2, 3, 2));
-        __m512d s2 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], _MM_SHUFFLE(1, 0, 1, 0));
-        __m512d s3 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], _MM_SHUFFLE(3, 2, 3, 2));
-        v[c] = _mm512_shuffle_f64x2(s0, s2, _MM_SHUFFLE(2, 0, 2, 0));
-        v[2 + c] = _mm512_shuffle_f64x2(s0, s2, _MM_SHUFFLE(3, 1, 3, 1));
-        v[4 + c] = _mm512_shuffle_f64x2(s1, s3, _MM_SHUFFLE(2, 0, 2, 0));
-        v[6 + c] = _mm512_shuffle_f64x2(s1, s3, _MM_SHUFFLE(3, 1, 3, 1));
-    }
+    for (int i = 0; i < 8; i++) v[i] = _mm512_castps_pd(r[i]);
 }
 static inline double vd_hmax(vd v) { return _mm512_reduce_max_pd(v); }
 
