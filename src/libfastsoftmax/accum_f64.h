@@ -34,10 +34,14 @@ static inline void ad_lanes(ad a, double *out) {
     for (int l = 0; l < VD_W; l++) out[l] += lo[l];
 }
 
-static inline double ad_total(ad a) {
-    double hi[VD_W], lo[VD_W];
+/* the lanes' high and low parts */
+static inline void ad_parts(ad a, double *hi, double *lo) {
     vd_store(hi, a.hi);
     vd_store(lo, a.lo);
+}
+
+/* The total of an accumulator given by its lanes' parts (ad_parts): the lanes in order, compensated. */
+static inline double ad_total_of(const double *hi, const double *lo) {
     double s = 0.0, c = 0.0;
     for (int l = 0; l < VD_W; l++) {
         double t = s + hi[l];
@@ -46,4 +50,10 @@ static inline double ad_total(ad a) {
         s = t;
     }
     return s + c;
+}
+
+static inline double ad_total(ad a) {
+    double hi[VD_W], lo[VD_W];
+    ad_parts(a, hi, lo);
+    return ad_total_of(hi, lo);
 }

@@ -178,6 +178,11 @@ static inline double af_total(af a) {
     __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
     return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
 }
+/* af_total of the accumulator whose lanes are v[0..8) */
+static inline double af_total_of(const double *v) {
+    af a = {_mm256_loadu_pd(v), _mm256_loadu_pd(v + 4)};
+    return af_total(a);
+}
 
 #include "accum_f64.h"
 

@@ -155,6 +155,10 @@ static inline void af_lanes(af a, double *out) {
     _mm512_storeu_pd(out + 8, a.hi);
 }
 static inline double af_total(af a) { return _mm512_reduce_add_pd(_mm512_add_pd(a.lo, a.hi)); }
+static inline double af_total_of(const double *v) {
+    af a = {_mm512_loadu_pd(v), _mm512_loadu_pd(v + 8)};
+    return af_total(a);
+}
 
 #include "accum_f64.h"
 

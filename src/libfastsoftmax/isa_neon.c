@@ -126,6 +126,10 @@ static inline void af_lanes(af a, double *out) {
     vst1q_f64(out + 2, a.hi);
 }
 static inline double af_total(af a) { return vaddvq_f64(vaddq_f64(a.lo, a.hi)); }
+static inline double af_total_of(const double *v) {
+    af a = {vld1q_f64(v), vld1q_f64(v + 2)};
+    return af_total(a);
+}
 
 #include "accum_f64.h"
 

@@ -99,6 +99,7 @@ static inline af af_zero(void) { return 0.0; }
 static inline af af_add(af a, vf y) { return a + (double)y; }
 static inline void af_lanes(af a, double *out) { out[0] = a; }
 static inline double af_total(af a) { return a; }
+static inline double af_total_of(const double *v) { return v[0]; }
 
 #include "accum_f64.h"
 

@@ -655,36 +655,68 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
     }
 }
 
+/* The order in which a row kernel adds a slice's terms, for the column kernels to follow.  A row of
+ * n <= SHORT_V W elements (short_expsum) adds them one by one: one accumulator (PARTS = 1).  A longer
+ * row keeps W lane sums, term j going to lane j mod W, and totals them by a_total: here PARTS = W
+ * accumulators, part[q] taking the terms j = q mod W of every lane, and each lane's total is a_total of
+ * the accumulator whose lanes are its W parts (cols_totals).  (In double sums, the order shows in the
+ * last bits: a float32 row of 1 and many terms near 2^-53 sums to 1 + tiny in lanes and to 1 one by
+ * one, and log(sum) keeps the difference.) */
+#define COL_PARTS(n) ((n) > SHORT_V * W ? W : 1)
+
+FSS_INLINE void SFX(cols_totals)(const A *part, ptrdiff_t parts, ptrdiff_t k, double *s) {
+#if FSS_TPL_F32
+    double v[W][W], t[W];
+    for (ptrdiff_t q = 0; q < parts; q++) AOP(lanes)(part[q], v[q]);
+    for (ptrdiff_t l = 0; l < k; l++) {
+        for (ptrdiff_t q = 0; q < parts; q++) t[q] = v[q][l];
+        s[l] = parts == 1 ? t[0] : af_total_of(t);
+    }
+#else
+    double hi[W][W], lo[W][W], th[W], tl[W];
+    for (ptrdiff_t q = 0; q < parts; q++) ad_parts(part[q], hi[q], lo[q]);
+    for (ptrdiff_t l = 0; l < k; l++) {
+        for (ptrdiff_t q = 0; q < parts; q++) {
+            th[q] = hi[q][l];
+            tl[q] = lo[q][l];
+        }
+        s[l] = parts == 1 ? th[0] + tl[0] : ad_total_of(th, tl); /* ad_lanes: hi + lo */
+    }
+#endif
+}
+
 /* Per-lane sums of exp(x - m) over the n rows into s[0..w); y = exp(x - m) stored if STORE.  scaled as
  * in expsum_any: 0 none, 1 sc (x - m), 2 sc (x/2 - m/2). */
 FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                      const T *m, double *s, const int store, T sc, const int scaled) {
     V vs = VOP(set1)(sc);
+    const ptrdiff_t parts = COL_PARTS(n);
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
         V vm = SFX(ld)(m + c, k, (T)0);
-        A a0 = AOP(zero)();
-        for (ptrdiff_t j = 0; j < n; j++) {
+        A part[W];
+        for (ptrdiff_t q = 0; q < parts; q++) part[q] = AOP(zero)();
+        for (ptrdiff_t j = 0, q = 0; j < n; j++, q = q + 1 == parts ? 0 : q + 1) {
             V x0 = SFX(ld)(x + j * xs + c, k, (T)0);
             V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
             if (store) SFX(st)(y + j * ys + c, k, y0);
-            a0 = AOP(add)(a0, y0);
+            part[q] = AOP(add)(part[q], y0);
         }
-        double lanes[W];
-        AOP(lanes)(a0, lanes);
-        for (ptrdiff_t l = 0; l < k; l++) s[c + l] = lanes[l];
+        SFX(cols_totals)(part, parts, k, s + c);
     }
 }
 
-/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX).  With STORE the terms are added in
- * T four at a time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W of each block
- * of 4W), without it one by one, as there: a slice gets the same bits here as in the row kernels. */
+/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX, n > SHORT_V W).  With STORE the terms
+ * are added in T four at a time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W
+ * of each block of 4W, to part q), without it one by one, as there: a slice gets the same bits here as
+ * in the row kernels. */
 FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                    const T *m, double *s, const int store) {
     for (ptrdiff_t c = 0; c < w; c += W) {
         ptrdiff_t k = w - c < W ? w - c : W;
         const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
-        A a = AOP(zero)();
+        A part[W];
+        for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(zero)();
         ptrdiff_t j = 0;
         for (; store && j + 4 * W <= n; j += 4 * W) {
             for (ptrdiff_t q = 0; q < W; q++) {
@@ -694,17 +726,15 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
                     t[h] = SFX(expx)(SFX(ld)(x + row * xs + c, k, (T)0), &b);
                     if (store) SFX(st)(y + row * ys + c, k, t[h]);
                 }
-                a = AOP(add)(a, VOP(add)(VOP(add)(t[0], t[1]), VOP(add)(t[2], t[3])));
+                part[q] = AOP(add)(part[q], VOP(add)(VOP(add)(t[0], t[1]), VOP(add)(t[2], t[3])));
             }
         }
         for (; j < n; j++) {
             V t0 = SFX(expx)(SFX(ld)(x + j * xs + c, k, (T)0), &b);
             if (store) SFX(st)(y + j * ys + c, k, t0);
-            a = AOP(add)(a, t0);
+            part[j % W] = AOP(add)(part[j % W], t0);
         }
-        double lanes[W];
-        AOP(lanes)(a, lanes);
-        for (ptrdiff_t l = 0; l < k; l++) s[c + l] = lanes[l];
+        SFX(cols_totals)(part, W, k, s + c);
     }
 }
 
@@ -1088,3 +1118,4 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef VSET
 #undef SHORT_V
 #undef SHORT_S
+#undef COL_PARTS

@@ -7,7 +7,11 @@
  *   dot, sum (relative to sum |a b| / sum |a|), softmax_bwd, log_softmax_bwd (given c);
  *   lsub_dot (cross-entropy's sum(b (m - x)), relative to sum |b (m - x)|, xlogy's zero rule);
  *   keep (the masked gather / scatter: y = w ? x : fill, bit for bit);
- *   sigmoid, log_sigmoid over dense sweeps of the whole range (+-0, subnormals, huge, +-inf, NaN).
+ *   sigmoid, log_sigmoid over dense sweeps of the whole range (+-0, subnormals, huge, +-inf, NaN);
+ *   rows_ on batches of 37 rows (short rows W at a time, short_lanes; the rest and the blocks with a
+ *     non-finite max by the per-row kernels): the reference per row, and the same bits as the row
+ *     alone, in pairs, in the batch from row 3, in place, without a special row, and (n <= 4W) as the
+ *     column kernels on the transposed rows.
  * Every buffer sits against a guard page with canaries around it (as the softmax checks), in place and
  * out of place.  Bounds, in units of EPS_T (limit 4):
  *   softmax_s: relative above TINY_T, absolute TINY_T below;  log_softmax_s, logsumexp_s: absolute
@@ -714,6 +718,230 @@ static void K(sigmoid_)(void) {
     free(buf);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* Batches of rows through rows_: short rows (n <= 4W) W at a time, transposed so that row r is lane r  */
+/* (short_lanes); the rows left over and every block of W holding a row with a non-finite max by the   */
+/* per-row short kernels (short_pair, softmax_short); longer rows one by one.  Every kernel adds a row's */
+/* terms in element order, so a row gets the same bits whichever of them takes it.                    */
+
+#ifndef CK_SB_ONCE
+#define CK_SB_ONCE
+enum { SB_ROWS = 37, SB_NDIST = 8, SB_NSPECIAL = 10 };
+static const char *const sbspecial_name[SB_NSPECIAL] = {"NaN at p", "+inf at p", "-inf at p", "all -inf",
+                                                        "+huge at p, -huge at q", "max finite at p, -max at q",
+                                                        "1e30 at p", "-1e30 at p", "all -inf but p",
+                                                        "NaN at p, +inf at q"};
+#endif
+static int K(sbatch_mode_);
+
+/* Row r of a batch: distribution (r + salt) % SB_NDIST, so that the rows of a block of W differ:
+ * 0 normal*3, 1 1e4 + normal, 2 uniform[-50, 50], 3 -1e6 + normal*5, 4 normal*3 with -inf (a fifth),
+ * 5 max 0 and the rest 14..40 (float64: 30..80) below (a sum of 1 + tiny: its last bits show the order of
+ * the additions), 6 max 0 and the rest -90 (float64: -730) + noise (subnormal or flushed terms),
+ * 7 +-1e30 (a third) among normal values. */
+static void K(sbgen_)(T *x, ptrdiff_t n, int dist) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v;
+        switch (dist) {
+        case 0: v = 3 * rng_normal(); break;
+        case 1: v = 1e4 + rng_normal(); break;
+        case 2: v = rng_uniform(-50, 50); break;
+        case 3: v = -1e6 + 5 * rng_normal(); break;
+        case 4: v = rng_next() % 5 == 0 ? -INFINITY : 3 * rng_normal(); break;
+        case 5: v = CK_F32 ? -rng_uniform(14, 40) : -rng_uniform(30, 80); break; /* sum 1 + tiny */
+        case 6: v = CK_F32 ? -90 + 0.5 * rng_normal() : -730 + 2 * rng_normal(); break; /* subnormal terms */
+        default: v = rng_next() % 3 == 0 ? (rng_next() & 1 ? 1e30 : -1e30) : rng_normal(); break;
+        }
+        x[i] = (T)v;
+    }
+    if (dist == 4) x[rng_below(n)] = (T)rng_normal(); /* at least one finite entry */
+    if (dist == 5 || dist == 6) x[rng_below(n)] = 0;  /* the max */
+}
+
+static void K(sbplant_)(T *x, ptrdiff_t n, int kind) {
+    ptrdiff_t p = rng_below(n), q = (p + 1 + n / 2) % n;
+    switch (kind) {
+    case 0: x[p] = NAN; break;
+    case 1: x[p] = INFINITY; break;
+    case 2: x[p] = -INFINITY; break;
+    case 3: for (ptrdiff_t i = 0; i < n; i++) x[i] = -INFINITY; break;
+    case 4: x[q] = (T)-HUGE_T; x[p] = (T)HUGE_T; break;
+    case 5: x[q] = -MAXF_T; x[p] = MAXF_T; break;
+    case 6: x[p] = (T)1e30; break;
+    case 7: x[p] = (T)-1e30; break;
+    case 8: {
+        T v = x[p];
+        for (ptrdiff_t i = 0; i < n; i++) x[i] = -INFINITY;
+        x[p] = v;
+        break;
+    }
+    default: x[q] = INFINITY; x[p] = NAN; break;
+    }
+}
+
+/* Note a bit difference of the rows_ result y (row r at y + r * ys, w elements) from another path's. */
+static void K(sb_same_)(int t, int op, const T *y, ptrdiff_t ys, ptrdiff_t r, const T *other, ptrdiff_t w,
+                        const char *path, const char *variant) {
+    int ok = K(same_bits_)(y + r * ys, other, w);
+    ptrdiff_t j = 0;
+    while (!ok && j + 1 < w && K(same_bits_)(y + r * ys + j, other + j, 1)) j++;
+    CK_NOTE(t, F_SRB, 0, ok, variant, "op %d row %td (position %td in its block of W = %td) element %td: rows_ " TFMT
+            " but %s " TFMT, op, r, r % table_width(t, DT), table_width(t, DT), j, (double)y[r * ys + j],
+            (double)y[r * ys + j], path, (double)other[j], (double)other[j]);
+}
+
+/* One batch of SB_ROWS rows of n (in, packed; row `special` holds a planted special value, -1: none,
+ * and clean is then the batch without it), of s * x, x rows xs apart and y rows ys apart (gaps filled
+ * with canaries, which must survive and, read as NaN, would poison a result). */
+static void K(check_short_batch_)(const T *in, const T *clean, ptrdiff_t n, T s, ptrdiff_t xs, ptrdiff_t ys,
+                                  ptrdiff_t special, const char *desc) {
+    const ptrdiff_t rows = SB_ROWS;
+    ref_t *sm = malloc((size_t)(rows * n) * sizeof(ref_t)), *ls = malloc((size_t)(rows * n) * sizeof(ref_t));
+    ref_t lse[SB_ROWS], sum;
+    R *smr = K(ref_buf_)(n), *lsr = K(ref_buf_)(n), lser;
+    if (!sm || !ls) abort();
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const T *xr = in + r * n;
+        int plain = s == 1;
+        T m = -INFINITY;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            if (xr[i] != xr[i]) plain = 1;
+            else if (xr[i] > m) m = xr[i];
+        }
+        if (plain || !isfinite(m)) { /* the special-value rules do not depend on s */
+            K(ref_slice_)(xr, 1, n, smr, lsr, 1, &lser);
+            for (ptrdiff_t i = 0; i < n; i++) {
+                sm[r * n + i] = K(to_ref_)(smr[i]);
+                ls[r * n + i] = K(to_ref_)(lsr[i]);
+            }
+            lse[r] = K(to_ref_)(lser);
+        } else {
+            K(ref_scaled_)(xr, n, s, sm + r * n, ls + r * n, &lse[r], &sum);
+        }
+    }
+    free(smr);
+    free(lsr);
+    const int mode = K(sbatch_mode_)++ % 3;
+    const size_t xbytes = (size_t)((rows - 1) * xs + n) * sizeof(T);
+    T *ycol = malloc((size_t)(rows * n) * sizeof(T)), *xt = malloc((size_t)(rows * n) * sizeof(T));
+    T *yalt = malloc((size_t)((rows - 1) * ys + n) * sizeof(T)), *tmp = malloc((size_t)n * sizeof(T));
+    if (!ycol || !xt || !yalt || !tmp) abort();
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t j = 0; j < n; j++) xt[j * rows + r] = in[r * n + j]; /* row r is lane r */
+    for (int t = 0; t < ntables; t++) {
+        const fss_kernels *tb = tables[t].k;
+        for (int op = 0; op < 3; op++) {
+            const int lse_op = op == FSS_OP_LOGSUMEXP, w = lse_op ? 1 : (int)n;
+            const int f = s == 1 ? (op == 0 ? F_SM : op == 1 ? F_LS : F_LSE) : (op == 0 ? F_SMS : op == 1 ? F_LSS : F_LSES);
+            const ptrdiff_t yst = lse_op ? (ys > n ? 3 : 1) : ys; /* logsumexp: one result per row */
+            char variant[360];
+            snprintf(variant, sizeof variant, "%s, op %d, xs %td, ys %td (x %s, y %s)", desc, op, xs, yst,
+                     mode_name[mode], mode_name[(mode + 1) % 3]);
+            current_case = variant;
+            T *x = place(&arena_x, xbytes, mode, sizeof(T));
+            T *y = place(&arena_y, (size_t)((rows - 1) * yst + w) * sizeof(T), (mode + 1) % 3, sizeof(T));
+            fill_layout(&arena_x, x, sizeof(T), rows, xs, n);
+            for (ptrdiff_t r = 0; r < rows; r++) memcpy(x + r * xs, in + r * n, (size_t)n * sizeof(T));
+            fill_layout(&arena_y, y, sizeof(T), rows, yst, w);
+
+            KF(tb, rows_)(op, x, xs, y, yst, rows, n, s);
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                K(input_info_) ii = {in + r * n, 1, n, 0};
+                if (lse_op) K(check_out_)(t, f, 1, y + r * yst, 0, &lse[r], 0, 1, 1, &ii, 0, variant);
+                else K(check_out_)(t, f, op == FSS_OP_LOG_SOFTMAX, y + r * yst, 0, (op ? ls : sm) + r * n, 0, 1, n, &ii, 1,
+                                   variant);
+            }
+            K(check_unchanged_)(t, f, x, xs, in, rows, n, variant);
+            K(check_guard_)(t, f, &arena_x, x, rows, xs, n, "x", variant);
+            K(check_guard_)(t, f, &arena_y, y, rows, yst, w, "y", variant);
+
+            /* each row alone (softmax_short / short_pair's odd row), and in pairs (short_pair) */
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                KF(tb, rows_)(op, x + r * xs, xs, tmp, yst, 1, n, s);
+                K(sb_same_)(t, op, y, yst, r, tmp, w, "the row alone", variant);
+            }
+            for (ptrdiff_t r = 0; r + 1 < rows; r += 2) {
+                KF(tb, rows_)(op, x + r * xs, xs, yalt + r * yst, yst, 2, n, s);
+                K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "rows_ on a pair", variant);
+                K(sb_same_)(t, op, y, yst, r + 1, yalt + (r + 1) * yst, w, "rows_ on a pair", variant);
+            }
+            /* the batch started 3 rows later: every row in another block of W (or left over) */
+            KF(tb, rows_)(op, x + 3 * xs, xs, yalt + 3 * yst, yst, rows - 3, n, s);
+            for (ptrdiff_t r = 3; r < rows; r++)
+                K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "the batch from row 3", variant);
+            /* the batch without the special row: the other rows of its block of W fell back */
+            if (clean) {
+                KF(tb, rows_)(op, clean, n, yalt, yst, rows, n, s);
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    if (r != special) K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "the batch without the special row", variant);
+            }
+            /* the column kernel on the transposed rows: row r in lane r */
+            {
+                if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(xt, rows, ycol, rows, n, rows, s);
+                else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(xt, rows, ycol, rows, n, rows, s);
+                else KF(tb, logsumexp_cols_)(xt, rows, ycol, n, rows, s);
+                for (ptrdiff_t r = 0; r < rows; r++) {
+                    if (lse_op) tmp[0] = ycol[r];
+                    else
+                        for (ptrdiff_t j = 0; j < n; j++) tmp[j] = ycol[j * rows + r];
+                    K(sb_same_)(t, op, y, yst, r, tmp, w, "the column kernel", variant);
+                }
+            }
+            /* in place (y = x, ys = xs) */
+            if (!lse_op) {
+                snprintf(variant, sizeof variant, "%s, op %d, in place, xs %td (x %s)", desc, op, xs, mode_name[mode]);
+                KF(tb, rows_)(op, x, xs, x, xs, rows, n, s);
+                for (ptrdiff_t r = 0; r < rows; r++) K(sb_same_)(t, op, y, yst, r, x + r * xs, w, "in place", variant);
+                K(check_guard_)(t, f, &arena_x, x, rows, xs, n, "x", variant);
+            }
+        }
+    }
+    current_case = NULL;
+    free(sm);
+    free(ls);
+    free(ycol);
+    free(xt);
+    free(yalt);
+    free(tmp);
+}
+
+static void K(short_batches_)(void) {
+    static const double bscales[3] = {1.0, 0.3, 2.5};
+    T *in = malloc((size_t)SB_ROWS * 65 * sizeof(T)), *clean = malloc((size_t)SB_ROWS * 65 * sizeof(T));
+    char desc[240];
+    int kind = 0;
+    if (!in || !clean) abort();
+    for (ptrdiff_t n = 1; n <= 65; n++) {
+        if (n > 33 && n != 48 && n < 63) continue;
+        for (int si = 0; si < 3; si++) {
+            const T s = (T)bscales[si];
+            for (int v = 0; v < 2; v++) { /* 0: packed, no special value; 1: gaps, a special value in a row */
+                if (opt_lite && v == 0 && (n + si) % 2) continue;
+                uint64_t seed = rng_reseed();
+                const int salt = (int)rng_below(SB_NDIST);
+                for (ptrdiff_t r = 0; r < SB_ROWS; r++) K(sbgen_)(in + r * n, n, (int)((r + salt) % SB_NDIST));
+                if (v == 0) {
+                    snprintf(desc, sizeof desc, "batch of %d rows n=%td s=%.9g salt=%d seed=%llu", SB_ROWS, n, (double)s,
+                             salt, (unsigned long long)seed);
+                    K(check_short_batch_)(in, NULL, n, s, n, n, -1, desc);
+                    continue;
+                }
+                memcpy(clean, in, (size_t)(SB_ROWS * n) * sizeof(T));
+                /* rows 16..31: inside a block for every W, at every position of it in turn (the last lane
+                 * too); row 36: left over for W = 2, 4, 8, 16 */
+                const ptrdiff_t target = kind % 3 == 2 ? 36 : 16 + (kind * 7) % 16;
+                K(sbplant_)(in + target * n, n, kind % SB_NSPECIAL);
+                snprintf(desc, sizeof desc, "batch of %d rows n=%td s=%.9g salt=%d, row %td: %s, seed=%llu", SB_ROWS, n,
+                         (double)s, salt, target, sbspecial_name[kind % SB_NSPECIAL], (unsigned long long)seed);
+                kind++;
+                K(check_short_batch_)(in, clean, n, s, n + 3, n + 5, target, desc);
+            }
+        }
+    }
+    free(in);
+    free(clean);
+}
+
 static void K(run_ext_)(void) {
     double t0 = now();
     K(scaled_rows_)();
@@ -725,7 +953,10 @@ static void K(run_ext_)(void) {
     double t2 = now();
     K(sigmoid_)();
     double t3 = now();
-    printf("  %s: scaled rows %.1fs, backward rows %.1fs, sigmoid %.1fs\n", CK_STR(TAG), t1 - t0, t2 - t1, t3 - t2);
+    K(short_batches_)();
+    double t4 = now();
+    printf("  %s: scaled rows %.1fs, backward rows %.1fs, sigmoid %.1fs, batches of rows %.1fs\n", CK_STR(TAG), t1 - t0,
+           t2 - t1, t3 - t2, t4 - t3);
     fflush(stdout);
 }
 

@@ -20,6 +20,11 @@
  * 0.125, 3.7, 1e-3, 1e3, 1 (same bounds, on the exact products s * x); sumexp_s (relative); dot and sum
  * (|err| <= 4 eps sum |terms|), lsub_dot (the same; +inf or NaN where a nonzero b meets x = -inf), keep
  * (y = w ? x : fill, bit for bit);
+ * batches of 37 rows through rows_ (short rows W at a time, transposed; leftovers and blocks holding a
+ * row with a non-finite max by the per-row kernels), n = 1..33, 48, 63..65, s = 1, 0.3, 2.5, row strides
+ * with gaps, a special value planted in one row: each row against its reference, and the same bits as
+ * that row alone, in pairs, in the batch started 3 rows later, in place, in the batch without the special
+ * row (the other rows), and through the column kernels on the transposed rows;
  * softmax_bwd (relative, given c); log_softmax_bwd (|err| <= 4 eps
  * (|dy| + exp(y) |c|)); sigmoid and log_sigmoid (relative 4 eps where |ref| >= tiny, absolute tiny
  * below) over bit-pattern sweeps of the whole range.
@@ -82,12 +87,21 @@ typedef struct {
 static table_t tables[4];
 static int ntables;
 
+/* The vector width W of table t for float (dt 0) or double (dt 1): rows of up to 4W elements are short. */
+static ptrdiff_t table_width(int t, int dt) {
+    const char *nm = tables[t].name;
+    if (!strcmp(nm, "avx2")) return dt ? 4 : 8;
+    if (!strcmp(nm, "avx512")) return dt ? 8 : 16;
+    if (!strcmp(nm, "neon")) return dt ? 2 : 4;
+    return 1; /* scalar */
+}
+
 enum { F_SM, F_LS, F_LSE, F_SMC, F_LSC, F_LSEC, F_EXP, /* the loss family: */ F_SMS, F_LSS, F_LSES, F_SUMS,
-       F_DOT, F_SUM, F_SMB, F_LSB, F_SIG, F_LSIG, F_LSD, F_KEEP, NF };
+       F_DOT, F_SUM, F_SMB, F_LSB, F_SIG, F_LSIG, F_LSD, F_KEEP, /* batches of short rows: */ F_SRB, NF };
 static const char *const fname[NF] = {"softmax", "log_softmax", "logsumexp", "softmax_cols",
                                       "log_softmax_cols", "logsumexp_cols", "exp", "softmax_s", "log_softmax_s",
                                       "logsumexp_s", "sumexp_s", "dot", "sum", "softmax_bwd", "log_softmax_bwd",
-                                      "sigmoid", "log_sigmoid", "lsub_dot", "keep"};
+                                      "sigmoid", "log_sigmoid", "lsub_dot", "keep", "rows_ same bits"};
 static const char *const dtname[2] = {"f32", "f64"};
 
 typedef struct {
