@@ -740,22 +740,15 @@ static int K(sbatch_mode_);
  * the additions), 6 max 0 and the rest -90 (float64: -730) + noise (subnormal or flushed terms),
  * 7 +-1e30 (a third) among normal values. */
 static void K(sbgen_)(T *x, ptrdiff_t n, int dist) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        double v;
-        switch (dist) {
-        case 0: v = 3 * rng_normal(); break;
-        case 1: v = 1e4 + rng_normal(); break;
-        case 2: v = rng_uniform(-50, 50); break;
-        case 3: v = -1e6 + 5 * rng_normal(); break;
-        case 4: v = rng_next() % 5 == 0 ? -INFINITY : 3 * rng_normal(); break;
-        case 5: v = CK_F32 ? -rng_uniform(14, 40) : -rng_uniform(30, 80); break; /* sum 1 + tiny */
-        case 6: v = CK_F32 ? -90 + 0.5 * rng_normal() : -730 + 2 * rng_normal(); break; /* subnormal terms */
-        default: v = rng_next() % 3 == 0 ? (rng_next() & 1 ? 1e30 : -1e30) : rng_normal(); break;
-        }
-        x[i] = (T)v;
+    if (dist < 5 || dist == 7) { /* the scaled rows' distributions (their 5 is our 7) */
+        K(sgen_)(x, n, dist == 7 ? 5 : dist);
+        return;
     }
-    if (dist == 4) x[rng_below(n)] = (T)rng_normal(); /* at least one finite entry */
-    if (dist == 5 || dist == 6) x[rng_below(n)] = 0;  /* the max */
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (dist == 5) x[i] = (T)(CK_F32 ? -rng_uniform(14, 40) : -rng_uniform(30, 80)); /* sum 1 + tiny */
+        else x[i] = (T)(CK_F32 ? -90 + 0.5 * rng_normal() : -730 + 2 * rng_normal()); /* subnormal terms */
+    }
+    x[rng_below(n)] = 0; /* the max */
 }
 
 static void K(sbplant_)(T *x, ptrdiff_t n, int kind) {
