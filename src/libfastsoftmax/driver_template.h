@@ -58,11 +58,7 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
                                  : K->SFX(sumexp)(x + c * FSS_CHUNK, len, m);
     }
     double sum = 0.0, comp = 0.0; /* TwoSum-compensated, in chunk order */
-    for (ptrdiff_t c = 0; c < nc; c++) {
-        double t = sum + sc[c], bv = t - sum;
-        comp += (sum - (t - bv)) + (sc[c] - bv);
-        sum = t;
-    }
+    for (ptrdiff_t c = 0; c < nc; c++) fss_sum2_add(&sum, &comp, sc[c]);
     sum += comp;
     if (op == FSS_OP_LOGSUMEXP) {
         *y = (T)((double)m + fss_log_sum(sum));
@@ -380,9 +376,7 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
     double sum = 0.0, comp = 0.0; /* TwoSum-compensated, in chunk order */
     for (ptrdiff_t c = 0; c < st->nc; c++) {
         const double v = st->sc[c] == 0.0 ? 0.0 : st->sc[c] * SFX(chunk_factor)(st->mc[c], st->m);
-        const double t = sum + v, bv = t - sum;
-        comp += (sum - (t - bv)) + (v - bv);
-        sum = t;
+        fss_sum2_add(&sum, &comp, v);
     }
     st->s = sum + comp;
     st->logs = fss_log_sum(st->s);

@@ -180,6 +180,14 @@ const fss_kernels *fss_active_kernels(void);
 FSS_DEFINE_SPECIAL(float, f32)
 FSS_DEFINE_SPECIAL(double, f64)
 
+/* *s + *c += v, compensated: s = fl(s + v), its exact rounding error (TwoSum) added to c.  The one-lane
+ * form of ad_add (accum_f64.h), bit for bit. */
+static inline void fss_sum2_add(double *s, double *c, double v) {
+    const double t = *s + v, bv = t - *s;
+    *c = *c + ((*s - (t - bv)) + (v - bv));
+    *s = t;
+}
+
 /*
  * log(s) of a sum of exp terms (s >= 1: its largest term is exactly 1), the same bits in the scalar form
  * here (every caller of one sum) and in the vector form of kernels_template.h (log_lanes: W sums at once):

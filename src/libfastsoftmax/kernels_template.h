@@ -439,11 +439,7 @@ FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scal
     return sum;
 #else
     double hi = 0.0, lo = 0.0; /* ad_add and ad_lanes, one lane */
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const double u = hi + t[i], bv = u - hi;
-        lo = lo + ((hi - (u - bv)) + (t[i] - bv));
-        hi = u;
-    }
+    for (ptrdiff_t i = 0; i < n; i++) fss_sum2_add(&hi, &lo, t[i]);
     return hi + lo;
 #endif
 }
@@ -889,7 +885,7 @@ FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
 /* W rows of n <= SHORT_V W elements, xs apart, of sc * x (sc, scaled as in the short kernels),
  * transposed so that c[j] holds element j of every row: max, exp and sum are then vertical, with no
  * horizontal step and no per-row dependency chain; the results are transposed back.  The columns are
- * padded with -inf to whole groups of W, whose exp is exactly 0 and adds exactly nothing.  Per lane, the
+ * padded with -inf to whole groups of W (for the max; only the n real ones are exponentiated).  Per lane, the
  * arithmetic is that of the column kernels (cols_max, cols_expsum_any, softmax_cols_finite,
  * log_softmax_cols_finite, logsumexp_cols_finite), so a row gets the bits it gets there.  Returns 0,
  * having written nothing, if a row's max is not finite (the caller then takes the rows one by one). */
