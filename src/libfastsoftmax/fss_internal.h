@@ -23,8 +23,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FSS_INLINE static inline __attribute__((always_inline))
+#define FSS_UNROLL _Pragma("GCC unroll 16") /* the loop that follows: fully, for a constant count */
 #else
 #define FSS_INLINE static __forceinline
+#define FSS_UNROLL
 #endif
 
 /* Lanes of one column block: a multiple of every vector width, small enough that the per-lane max and

@@ -84,46 +84,59 @@
 #define VSET(c) VOP(set1)((T)(c))
 
 /* exp(r) for |r| <= ln2/2 (a little beyond is harmless): 1 + r + r^2 q(r), q a near-minimax fit
- * (Chebyshev fit, mpmath). */
-FSS_INLINE V SFX(exp_poly)(V r) {
+ * (Chebyshev fit, mpmath), by Horner's rule from the top coefficient: p = c0; p = p r + c_i. */
 #if FSS_TPL_F32
-    /* polynomial error 7.8e-9 (0.07 ulp) on [-ln2/2, ln2/2] */
-    V p = VOP(fma)(VSET(0x1.6d1100p-10f), r, VSET(0x1.120b66p-7f));
-    p = VOP(fma)(p, r, VSET(0x1.55551ap-5f));
-    p = VOP(fma)(p, r, VSET(0x1.5554dep-3f));
-    p = VOP(fma)(p, r, VSET(0x1p-1f));
+/* polynomial error 7.8e-9 (0.07 ulp) on [-ln2/2, ln2/2] */
+static const T SFX(exp_c)[] = {0x1.6d1100p-10f, 0x1.120b66p-7f, 0x1.55551ap-5f, 0x1.5554dep-3f, 0x1p-1f, 1, 1};
 #else
-    /* polynomial error 1.7e-19 (0.002 ulp) on [-ln2/2, ln2/2] */
-    V p = VOP(fma)(VSET(0x1.1f72fe6c1bbb4p-29), r, VSET(0x1.af4de0f89d89fp-26));
-    p = VOP(fma)(p, r, VSET(0x1.27e4db66c1868p-22));
-    p = VOP(fma)(p, r, VSET(0x1.71de0235ad92ep-19));
-    p = VOP(fma)(p, r, VSET(0x1.a01a01a6d7cd0p-16));
-    p = VOP(fma)(p, r, VSET(0x1.a01a01abe6b3cp-13));
-    p = VOP(fma)(p, r, VSET(0x1.6c16c16c162d5p-10));
-    p = VOP(fma)(p, r, VSET(0x1.11111111100dep-7));
-    p = VOP(fma)(p, r, VSET(0x1.5555555555556p-5));
-    p = VOP(fma)(p, r, VSET(0x1.5555555555557p-3));
-    p = VOP(fma)(p, r, VSET(0x1p-1));
+/* polynomial error 1.7e-19 (0.002 ulp) on [-ln2/2, ln2/2] */
+static const T SFX(exp_c)[] = {0x1.1f72fe6c1bbb4p-29, 0x1.af4de0f89d89fp-26, 0x1.27e4db66c1868p-22,
+                               0x1.71de0235ad92ep-19, 0x1.a01a01a6d7cd0p-16, 0x1.a01a01abe6b3cp-13,
+                               0x1.6c16c16c162d5p-10, 0x1.11111111100dep-7,  0x1.5555555555556p-5,
+                               0x1.5555555555557p-3,  0x1p-1,                1,
+                               1};
 #endif
-    p = VOP(fma)(p, r, VSET(1)); /* p = 1 + r q' */
-    return VOP(fma)(p, r, VSET(1)); /* p = 1 + r + r^2 q */
+#define EXP_NC ((int)(sizeof SFX(exp_c) / sizeof SFX(exp_c)[0]))
+
+/* p[k] = exp(r[k]) for K <= 4 vectors, one Horner step across all K before the next: the K dependency
+ * chains interleave in program order, so that the out-of-order window holds ready work from each (on
+ * Zen 3, 4 at a time make the exp-and-sum pass of a long float32 row about 20% faster than one after
+ * the other: the chain of one vector is some 50 cycles, longer than the window holds). */
+FSS_INLINE void SFX(exp_poly_k)(V *p, const V *r, const int K) {
+    FSS_UNROLL for (int k = 0; k < K; k++) p[k] = VOP(fma)(VSET(SFX(exp_c)[0]), r[k], VSET(SFX(exp_c)[1]));
+    FSS_UNROLL for (int i = 2; i < EXP_NC; i++)
+        FSS_UNROLL for (int k = 0; k < K; k++) p[k] = VOP(fma)(p[k], r[k], VSET(SFX(exp_c)[i]));
+}
+
+FSS_INLINE V SFX(exp_poly)(V r) {
+    V p;
+    SFX(exp_poly_k)(&p, &r, 1);
+    return p;
 }
 
 /*
- * exp(d + e) for d <= 0 and |e| <= ulp(d) / 2.
+ * d[k] = exp(d[k] + e[k]) for K <= 4 vectors (interleaved as in exp_poly_k), d <= 0, |e| <= ulp(d) / 2.
  * n = round(d / ln2); r = d - n ln2 + e in [-ln2/2, ln2/2] (Cody-Waite, exact first step);
  * exp(r) = 1 + r + r^2 q(r), q a near-minimax fit on that interval (Chebyshev fit, mpmath);
  * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
  * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
  */
+FSS_INLINE void SFX(exp_reduced_k)(V *d, const V *e, const int K) {
+    const V thr = VSET(EXP_THR);
+    V n[4], r[4], p[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) {
+        const V dc = VOP(max)(thr, d[k]); /* keeps NaN; clamps -inf and overflowed differences */
+        n[k] = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
+        r[k] = VOP(fma)(n[k], VSET(-EXP_LN2_HI), dc);
+    }
+    FSS_UNROLL for (int k = 0; k < K; k++) r[k] = VOP(add)(VOP(fma)(n[k], VSET(-EXP_LN2_LO), r[k]), e[k]);
+    SFX(exp_poly_k)(p, r, K);
+    FSS_UNROLL for (int k = 0; k < K; k++) d[k] = VOP(zero_below)(VOP(ldexp)(p[k], n[k]), d[k], thr);
+}
+
 FSS_INLINE V SFX(exp_reduced)(V d, V e) {
-    V thr = VSET(EXP_THR);
-    V dc = VOP(max)(thr, d); /* keeps NaN; clamps -inf and overflowed differences */
-    V n = VOP(round)(VOP(mul)(dc, VSET(EXP_LOG2E)));
-    V r = VOP(fma)(n, VSET(-EXP_LN2_HI), dc);
-    r = VOP(fma)(n, VSET(-EXP_LN2_LO), r);
-    r = VOP(add)(r, e);
-    return VOP(zero_below)(VOP(ldexp)(SFX(exp_poly)(r), n), d, thr);
+    SFX(exp_reduced_k)(&d, &e, 1);
+    return d;
 }
 
 /* d + e == x - m exactly (Knuth's TwoSum of x and -m); e is NaN where d is infinite. */
@@ -134,11 +147,16 @@ FSS_INLINE void SFX(diff_exact)(V x, V m, V *d, V *e) {
     *e = VOP(sub)(VOP(sub)(x, xh), VOP(add)(m, mh));
 }
 
-/* exp(x - m) with x - m taken exactly. */
+/* t[k] = exp(t[k] - m) for K <= 4 vectors, x - m taken exactly. */
+FSS_INLINE void SFX(expm_k)(V *t, V m, const int K) {
+    V e[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) SFX(diff_exact)(t[k], m, &t[k], &e[k]);
+    SFX(exp_reduced_k)(t, e, K);
+}
+
 static inline V SFX(expm)(V x, V m) {
-    V d, e;
-    SFX(diff_exact)(x, m, &d, &e);
-    return SFX(exp_reduced)(d, e);
+    SFX(expm_k)(&x, m, 1);
+    return x;
 }
 
 /* Load / store k <= W lanes: full vectors on the fast path, masked ones at a tail. */
@@ -167,8 +185,10 @@ static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
  * x so far below m that n leaves j's binade.  NaN propagates.
  */
 typedef struct {
-    V f, N, m1;  /* m log2e - N; N; m - N LN2_HI */
-    V jb, nlow;  /* j(m) - bias (in j's binade: the bits of j(m) minus the bias); N - 126 (N - 1022) */
+    V f, m1; /* m log2e - N; m - N LN2_HI */
+    V jm;    /* j(m) = N + 1.5 2^p: for any x, j - jm == n - N exactly */
+    V jb;    /* j(m) - bias (in j's binade: the bits of j(m) minus the bias) */
+    V jlow;  /* j(m) - 126 (- 1022): j < jlow where n - N < -126 (-1022) */
 } SFX(xbase);
 
 /* j and n = round(x log2e - f) */
@@ -180,22 +200,33 @@ FSS_INLINE void SFX(expx_n)(V x, V f, V *j, V *n) {
 /* The bases of a vector of maxima (lanes with |m| <= XB_MAX), by the vector code of expx itself. */
 FSS_INLINE SFX(xbase) SFX(xbase_of)(V m) {
     SFX(xbase) b;
-    V u = VOP(mul)(m, VSET(EXP_LOG2E)), j;
+    V u = VOP(mul)(m, VSET(EXP_LOG2E)), N;
     b.f = VOP(sub)(u, VOP(sub)(VOP(add)(u, VSET(XB_MAGIC)), VSET(XB_MAGIC)));
-    SFX(expx_n)(m, b.f, &j, &b.N);
-    b.m1 = VOP(fma)(b.N, VSET(-EXP_LN2_HI), m);
-    b.jb = VOP(sub)(j, VSET(XB_BIAS));
-    b.nlow = VOP(sub)(b.N, VSET(XB_LOW));
+    SFX(expx_n)(m, b.f, &b.jm, &N);
+    b.m1 = VOP(fma)(N, VSET(-EXP_LN2_HI), m);
+    b.jb = VOP(sub)(b.jm, VSET(XB_BIAS));
+    b.jlow = VOP(sub)(b.jm, VSET(XB_LOW));
     return b;
 }
 
+/* t[k] = exp(t[k] - m) for K <= 4 vectors, each step across all K before the next (see exp_poly_k).  After
+ * the first reduction step only j is kept: j - jm is n - N exactly (both in j's binade, integers), and
+ * j < jlow exactly where n - N < -126 (-1022) or n left the binade below; NaN compares false. */
+FSS_INLINE void SFX(expx_k)(V *t, const SFX(xbase) *b, const int K) {
+    V j[4], r[4], p[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) {
+        V n;
+        SFX(expx_n)(t[k], b->f, &j[k], &n);
+        r[k] = VOP(sub)(VOP(fma)(n, VSET(-EXP_LN2_HI), t[k]), b->m1);
+    }
+    FSS_UNROLL for (int k = 0; k < K; k++) r[k] = VOP(fma)(VOP(sub)(j[k], b->jm), VSET(-EXP_LN2_LO), r[k]);
+    SFX(exp_poly_k)(p, r, K);
+    FSS_UNROLL for (int k = 0; k < K; k++) t[k] = VOP(zero_below)(VOP(mul)(p[k], VOP(pow2_sub)(j[k], b->jb)), j[k], b->jlow);
+}
+
 FSS_INLINE V SFX(expx)(V x, const SFX(xbase) *b) {
-    V j, n;
-    SFX(expx_n)(x, b->f, &j, &n);
-    V d = VOP(sub)(VOP(fma)(n, VSET(-EXP_LN2_HI), x), b->m1);
-    V r = VOP(fma)(VOP(sub)(n, b->N), VSET(-EXP_LN2_LO), d);
-    V t = VOP(mul)(SFX(exp_poly)(r), VOP(pow2_sub)(j, b->jb));
-    return VOP(zero_below)(t, n, b->nlow);
+    SFX(expx_k)(&x, b, 1);
+    return x;
 }
 
 /* Brings the 4 W elements at p towards L2 (a hint: p may be anywhere). */
@@ -221,10 +252,9 @@ FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int st
     ptrdiff_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
         if (next) SFX(prefetch)(next + i);
-        V t0 = SFX(expx)(VOP(load)(x + i), &b);
-        V t1 = SFX(expx)(VOP(load)(x + i + W), &b);
-        V t2 = SFX(expx)(VOP(load)(x + i + 2 * W), &b);
-        V t3 = SFX(expx)(VOP(load)(x + i + 3 * W), &b);
+        V t[4] = {VOP(load)(x + i), VOP(load)(x + i + W), VOP(load)(x + i + 2 * W), VOP(load)(x + i + 3 * W)};
+        SFX(expx_k)(t, &b, 4);
+        V t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3];
         if (store) {
             VOP(store)(y + i, t0);
             VOP(store)(y + i + W, t1);
@@ -717,12 +747,19 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
         for (; store && j + 4 * W <= n; j += 4 * W) {
             for (ptrdiff_t q = 0; q < W; q++) {
                 V t[4];
-                for (int h = 0; h < 4; h++) {
-                    const ptrdiff_t row = j + q + h * W;
-                    t[h] = SFX(expx)(SFX(ld)(x + row * xs + c, k, (T)0), &b);
-                    if (store) SFX(st)(y + row * ys + c, k, t[h]);
-                }
+                FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = SFX(ld)(x + (j + q + h * W) * xs + c, k, (T)0);
+                SFX(expx_k)(t, &b, 4);
+                FSS_UNROLL for (int h = 0; h < 4; h++) SFX(st)(y + (j + q + h * W) * ys + c, k, t[h]);
                 part[q] = AOP(add)(part[q], VOP(add)(VOP(add)(t[0], t[1]), VOP(add)(t[2], t[3])));
+            }
+        }
+        for (; j + 4 <= n; j += 4) { /* four rows at a time, each term to its own part */
+            V t[4];
+            FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = SFX(ld)(x + (j + h) * xs + c, k, (T)0);
+            SFX(expx_k)(t, &b, 4);
+            FSS_UNROLL for (int h = 0; h < 4; h++) {
+                if (store) SFX(st)(y + (j + h) * ys + c, k, t[h]);
+                part[(j + h) % W] = AOP(add)(part[(j + h) % W], t[h]);
             }
         }
         for (; j < n; j++) {
@@ -896,11 +933,9 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     V vm = VSET(-INFINITY);
     for (ptrdiff_t g = 0; g < nc; g += W) {
         const ptrdiff_t k = n - g < W ? n - g : W;
-#pragma GCC unroll 16
-        for (ptrdiff_t r = 0; r < W; r++) c[g + r] = SFX(ld)(x + r * xs + g, k, (T)-INFINITY);
+        FSS_UNROLL for (ptrdiff_t r = 0; r < W; r++) c[g + r] = SFX(ld)(x + r * xs + g, k, (T)-INFINITY);
         VOP(transpose)(c + g);
-#pragma GCC unroll 16
-        for (ptrdiff_t r = 0; r < W; r++) vm = VOP(max)(vm, c[g + r]);
+        FSS_UNROLL for (ptrdiff_t r = 0; r < W; r++) vm = VOP(max)(vm, c[g + r]);
     }
     T m[W];
     VOP(store)(m, vm);
@@ -909,12 +944,17 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     if (!finite) return 0;
     const V vs = VOP(set1)(sc);
     A a = AOP(zero)();
-    for (ptrdiff_t j = 0; j < n; j++) {
-        {
-            const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : SFX(expm)(c[j], vm);
-            if (op == FSS_OP_SOFTMAX) c[j] = t;
-            a = AOP(add)(a, t);
-        }
+    ptrdiff_t j = 0;
+    for (; !scaled && j + 2 <= n; j += 2) { /* two at a time: their chains interleave (see expx_k) */
+        V t[2] = {c[j], c[j + 1]};
+        SFX(expm_k)(t, vm, 2);
+        if (op == FSS_OP_SOFTMAX) c[j] = t[0], c[j + 1] = t[1];
+        a = AOP(add)(AOP(add)(a, t[0]), t[1]);
+    }
+    for (; j < n; j++) {
+        const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : SFX(expm)(c[j], vm);
+        if (op == FSS_OP_SOFTMAX) c[j] = t;
+        a = AOP(add)(a, t);
     }
     double s[W];
     AOP(lanes)(a, s);
@@ -945,15 +985,13 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     }
     for (ptrdiff_t g = 0; g < nc; g += W) {
         const ptrdiff_t k = n - g < W ? n - g : W;
-#pragma GCC unroll 16
-        for (ptrdiff_t j = g; j < g + W; j++) {
+        FSS_UNROLL for (ptrdiff_t j = g; j < g + W; j++) {
             if (op == FSS_OP_SOFTMAX) c[j] = VOP(mul)(c[j], v1);
             else if (scaled) c[j] = SFX(logsub_s_vec)(c[j], vm, vs, v1, v2, scaled == 2);
             else c[j] = VOP(sub)(VOP(sub)(c[j], v1), v2);
         }
         VOP(transpose)(c + g);
-#pragma GCC unroll 16
-        for (ptrdiff_t r = 0; r < W; r++) SFX(st)(y + r * ys + g, k, c[g + r]);
+        FSS_UNROLL for (ptrdiff_t r = 0; r < W; r++) SFX(st)(y + r * ys + g, k, c[g + r]);
     }
     return 1;
 }
