@@ -135,6 +135,35 @@ def test_axis_repeated(func, axis):
 
 
 @pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_common_call_and_general_path_agree(func, dtype):
+    """The common call (plain array, last axis, defaults) is served in _core without the Python layer;
+    spellings that go through the Python layer give the same bits and the same kind of result."""
+    f = func_by_name(func)
+    for shape in [(10,), (7, 33), (2, 3, 300)]:
+        x = data(shape, dtype)
+        fast = f(x)
+        for kwargs in [dict(axis=(-1,)), dict(axis=x.ndim - 1, scale=np.float64(1.0)),
+                       dict(axis=-1, where=np.ones(shape, bool))]:
+            general = f(x, **kwargs)
+            assert type(general) is type(fast) and np.shape(general) == np.shape(fast), kwargs
+            np.testing.assert_array_equal(general, fast, err_msg=str(kwargs))
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
+def test_public_signature(func):
+    import inspect
+    f = func_by_name(func)
+    assert f.__module__ == "fastsoftmax" and f.__doc__
+    params = inspect.signature(f).parameters
+    expected = ["x", "axis", "keepdims", "out", "where", "scale"] if func == "logsumexp" else \
+        ["x", "axis", "out", "where", "scale"]
+    assert list(params) == expected
+    assert params["axis"].default == -1 and params["scale"].default == 1.0
+    assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in expected[2:])
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
 def test_axis_default_is_last(func):
     x = data((3, 4, 5), np.float32)
     f = func_by_name(func)

@@ -14,7 +14,8 @@ import operator
 import os
 
 from . import _core
-from ._api import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, _apply, _backward, _elementwise
+from ._api import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, _backward, _elementwise
+from ._core import log_softmax, logsumexp, softmax  # the common call checked first, in Cython
 from ._loss import cross_entropy, cross_entropy_with_grad
 
 __version__ = "0.1.0"
@@ -24,75 +25,6 @@ __all__ = [
     "log_softmax_backward", "sigmoid", "log_sigmoid", "get_num_threads", "set_num_threads", "get_isa",
     "available_isas", "show_config", "__version__",
 ]
-
-
-def softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
-    """Softmax of x over axis: exp(x - max) / sum(exp(x - max)) along each slice.
-
-    Parameters
-    ----------
-    x : array_like
-        float32, float64 (result of the same dtype), float16 (computed in float32, float16 result),
-        or bool / integer (float64 result).  Any layout, strides or byte order.
-    axis : int, tuple of ints or None, default -1
-        Axis or axes jointly forming each slice; None uses all elements; () makes every element its own
-        slice.
-    out : ndarray, optional
-        Array of the result's shape and dtype (any strides) to write into; may be x itself.
-    where : array_like of bool, optional
-        Broadcastable to x; True keeps an entry.  Masked-out entries are absent whatever they hold:
-        the result is exactly 0 there, and a slice with nothing kept is 0 everywhere.  The mask is
-        never expanded to x's shape.
-    scale : float, default 1.0
-        Compute softmax(scale * x), fused (temperature: 1 / T; attention: 1 / sqrt(d)).  Rounded once
-        to x's dtype; finite and > 0.  The product is carried exactly, so the bound below holds for
-        the exact scale * x.
-
-    Returns
-    -------
-    ndarray
-        ``out`` if given.  Each slice sums to 1 within rounding.  A slice with a NaN is all NaN; a slice
-        of -inf only is NaN; k entries of +inf share 1/k; -inf among finite entries gives exactly 0
-        (with ``where``, these rules apply to the kept entries).
-        Float32 results are within 4 * 2**-23 relative error of a float64 reference (absolute 2**-126
-        below 2**-126); float64 within 4 * 2**-52 (absolute 2**-1022 below 2**-1022).
-    """
-    if where is None and type(scale) in (float, int) and scale == 1:
-        r = _core.fast(SOFTMAX, x, axis, out)
-        if r is not None:
-            return r
-    return _apply(SOFTMAX, x, axis, out, where=where, scale=scale)
-
-
-def log_softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
-    """Log of the softmax of x over axis: x - max - log(sum(exp(x - max))), computed without forming
-    the softmax (no log of an underflowed 0).
-
-    Arguments as for :func:`softmax` (masked-out entries give -inf).  Absolute error at most
-    4 * 2**-23 * max(1, |result|) in float32 (2**-52 in float64); -inf only where the exact value lies
-    below the float range.  A slice with a NaN, or of -inf only, is NaN; with k entries of +inf those
-    give -log(k) and the others -inf; a slice with nothing kept is -inf.
-    """
-    if where is None and type(scale) in (float, int) and scale == 1:
-        r = _core.fast(LOG_SOFTMAX, x, axis, out)
-        if r is not None:
-            return r
-    return _apply(LOG_SOFTMAX, x, axis, out, where=where, scale=scale)
-
-
-def logsumexp(x, axis=-1, *, keepdims=False, out=None, where=None, scale=1.0):
-    """log(sum(exp(x))) over axis, as max + log(sum(exp(x - max))): never overflows for finite x.
-
-    Arguments as for :func:`softmax`; ``keepdims`` keeps the reduced axes with length 1.  A size-0
-    axis, or a slice with nothing kept by ``where``, gives -inf; a slice with a NaN gives NaN; all -inf
-    gives -inf; any +inf gives +inf.  With ``scale`` the result is logsumexp(scale * x).  A 0-d result
-    without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
-    """
-    if where is None and type(scale) in (float, int) and scale == 1:
-        r = _core.fast(LOGSUMEXP, x, axis, out, keepdims)
-        if r is not None:
-            return r
-    return _apply(LOGSUMEXP, x, axis, out, keepdims, where=where, scale=scale)
 
 
 def softmax_backward(dy, y, axis=-1, *, out=None):
@@ -193,3 +125,6 @@ def _configure_from_env():
 
 
 _max_isa_env = _configure_from_env()
+for _f in (softmax, log_softmax, logsumexp):
+    _f.__module__ = __name__  # public here, defined in _core
+del _f

@@ -91,8 +91,12 @@ cdef extern from "fastsoftmax.h" nogil:
     int fastsoftmax_exp_f32(const float *x, float *y, Py_ssize_t n)
     int fastsoftmax_exp_f64(const double *x, double *y, Py_ssize_t n)
 
-# Operation codes shared with _api.py.
-SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = 0, 1, 2
+# Operation codes, shared with _api.py.
+cdef enum:
+    OP_SOFTMAX = 0
+    OP_LOG_SOFTMAX = 1
+    OP_LOGSUMEXP = 2
+SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LOGSUMEXP
 
 
 cdef int _check(int status) except -1:
@@ -390,7 +394,13 @@ cdef inline bint _plain(cnp.ndarray a):
             and cnp.PyArray_NDIM(a) >= 1 and cnp.PyArray_SIZE(a) > 0)
 
 
-def fast(int op, x, axis, out, bint keepdims=False):
+cdef enum:
+    # Calls on at most this many elements (a few microseconds of work, on one thread) keep the GIL:
+    # releasing it and taking it back would cost a noticeable part of such a call.
+    _HOLD_GIL_BELOW = 4096
+
+
+cdef object _fast(int op, x, axis, out, bint keepdims):
     """The common call, with no Python-level normalisation: a plain array (see _plain), axis the last
     one, and out None (or, for softmax / log_softmax, a plain writeable array of x's shape and dtype
     that is x itself or does not overlap it).  Returns None when the call is not of that kind."""
@@ -433,14 +443,107 @@ def fast(int op, x, axis, out, bint keepdims=False):
     cdef const void *px = cnp.PyArray_DATA(a)
     cdef void *py = cnp.PyArray_DATA(y)
     cdef int status
-    with nogil:
+    if outer * n <= _HOLD_GIL_BELOW:
         status = _call(op, t, px, py, outer, n, 1, xs, ys)
+    else:
+        with nogil:
+            status = _call(op, t, px, py, outer, n, 1, xs, ys)
     if status == FASTSOFTMAX_EINVAL:
         return None  # out overlaps x without being x: the C core refused it, before writing anything
     _check(status)
     if op == 2 and nd == 1 and not keepdims:
         return y[()]
     return y
+
+
+# ---------------------------------------------------------------------------------------------------
+# The public softmax, log_softmax and logsumexp (re-exported by the package).  Written here so that the
+# common call (a plain array, the last axis, no where= or scale=) costs one call into this module: it
+# goes straight to _fast, and anything else to the Python layer (_api._apply), which normalises dtype,
+# axis, layout and out= and comes back through run / run_ex.
+
+cdef object _apply_fn = None
+
+
+cdef object _apply(int op, x, axis, out, bint keepdims, where, scale):
+    global _apply_fn
+    if _apply_fn is None:  # imported on first use: _api imports this module
+        from ._api import _apply as fn
+        _apply_fn = fn
+    return _apply_fn(op, x, axis, out, keepdims, where=where, scale=scale)
+
+
+cdef inline bint _default_options(where, scale):
+    return where is None and (type(scale) is float or type(scale) is int) and scale == 1
+
+
+def softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
+    """Softmax of x over axis: exp(x - max) / sum(exp(x - max)) along each slice.
+
+    Parameters
+    ----------
+    x : array_like
+        float32, float64 (result of the same dtype), float16 (computed in float32, float16 result),
+        or bool / integer (float64 result).  Any layout, strides or byte order.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes jointly forming each slice; None uses all elements; () makes every element its own
+        slice.
+    out : ndarray, optional
+        Array of the result's shape and dtype (any strides) to write into; may be x itself.
+    where : array_like of bool, optional
+        Broadcastable to x; True keeps an entry.  Masked-out entries are absent whatever they hold:
+        the result is exactly 0 there, and a slice with nothing kept is 0 everywhere.  The mask is
+        never expanded to x's shape.
+    scale : float, default 1.0
+        Compute softmax(scale * x), fused (temperature: 1 / T; attention: 1 / sqrt(d)).  Rounded once
+        to x's dtype; finite and > 0.  The product is carried exactly, so the bound below holds for
+        the exact scale * x.
+
+    Returns
+    -------
+    ndarray
+        ``out`` if given.  Each slice sums to 1 within rounding.  A slice with a NaN is all NaN; a slice
+        of -inf only is NaN; k entries of +inf share 1/k; -inf among finite entries gives exactly 0
+        (with ``where``, these rules apply to the kept entries).
+        Float32 results are within 4 * 2**-23 relative error of a float64 reference (absolute 2**-126
+        below 2**-126); float64 within 4 * 2**-52 (absolute 2**-1022 below 2**-1022).
+    """
+    if _default_options(where, scale):
+        r = _fast(OP_SOFTMAX, x, axis, out, False)
+        if r is not None:
+            return r
+    return _apply(OP_SOFTMAX, x, axis, out, False, where, scale)
+
+
+def log_softmax(x, axis=-1, *, out=None, where=None, scale=1.0):
+    """Log of the softmax of x over axis: x - max - log(sum(exp(x - max))), computed without forming
+    the softmax (no log of an underflowed 0).
+
+    Arguments as for :func:`softmax` (masked-out entries give -inf).  Absolute error at most
+    4 * 2**-23 * max(1, |result|) in float32 (2**-52 in float64); -inf only where the exact value lies
+    below the float range.  A slice with a NaN, or of -inf only, is NaN; with k entries of +inf those
+    give -log(k) and the others -inf; a slice with nothing kept is -inf.
+    """
+    if _default_options(where, scale):
+        r = _fast(OP_LOG_SOFTMAX, x, axis, out, False)
+        if r is not None:
+            return r
+    return _apply(OP_LOG_SOFTMAX, x, axis, out, False, where, scale)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False, out=None, where=None, scale=1.0):
+    """log(sum(exp(x))) over axis, as max + log(sum(exp(x - max))): never overflows for finite x.
+
+    Arguments as for :func:`softmax`; ``keepdims`` keeps the reduced axes with length 1.  A size-0
+    axis, or a slice with nothing kept by ``where``, gives -inf; a slice with a NaN gives NaN; all -inf
+    gives -inf; any +inf gives +inf.  With ``scale`` the result is logsumexp(scale * x).  A 0-d result
+    without ``out`` is returned as a NumPy scalar (as ``np.sum`` does).
+    """
+    if _default_options(where, scale):
+        r = _fast(OP_LOGSUMEXP, x, axis, out, keepdims)
+        if r is not None:
+            return r
+    return _apply(OP_LOGSUMEXP, x, axis, out, keepdims, where, scale)
 
 
 def _exp_f32(const float[::1] x):
