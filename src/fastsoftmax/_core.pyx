@@ -397,7 +397,7 @@ cdef inline bint _plain(cnp.ndarray a):
 cdef enum:
     # Calls on at most this many elements (a few microseconds of work, on one thread) keep the GIL:
     # releasing it and taking it back would cost a noticeable part of such a call.
-    _HOLD_GIL_BELOW = 4096
+    _GIL_HELD_UP_TO = 4096
 
 
 cdef object _fast(int op, x, axis, out, bint keepdims):
@@ -443,7 +443,7 @@ cdef object _fast(int op, x, axis, out, bint keepdims):
     cdef const void *px = cnp.PyArray_DATA(a)
     cdef void *py = cnp.PyArray_DATA(y)
     cdef int status
-    if outer * n <= _HOLD_GIL_BELOW:
+    if outer * n <= _GIL_HELD_UP_TO:
         status = _call(op, t, px, py, outer, n, 1, xs, ys)
     else:
         with nogil:
