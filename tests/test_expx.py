@@ -514,6 +514,31 @@ def test_column_slice_bits_independent_of_neighbours(isa, func, dtype):
     assert not failures, f"[{isa}] {func} {np.dtype(dtype).name}:\n  " + "\n  ".join(failures[:12])
 
 
+@pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_column_block_width_never_changes_bits(isa, func, dtype, restore_threads):
+    """Column blocks are narrower for longer slices (fss_col_block: 128 lanes, or the widest of 64 and 32
+    whose input fits 128 KiB), so slices of one call fall in blocks of different widths, and a slice's
+    block depends on its neighbours' count.  Every slice must still get its row-path bits, at
+    every thread count, and whatever the block width or the slice's place in its block."""
+    rng = np.random.default_rng(12)
+    f = func_by_name(func)
+    failures = []
+    for n in (100, 300, 600, 1000, 2100):  # float32 blocks of 128, 64, 32, 32, 128 lanes; float64 128, 32, 128, ..
+        for inner in (1, 33, 100, 257):
+            x = make_rows(rng, dtype, rng.uniform(-20, 20, inner), n, -spread(dtype) / 4)
+            rows = call_on_isa(isa, f, x, -1)
+            for nt in (1, 2):
+                fs.set_num_threads(nt)
+                cols = call_on_isa(isa, f, np.ascontiguousarray(x.T), 0)
+                got = cols if func == "logsumexp" else cols.T
+                if not same_bits(got, rows):
+                    ne = got != rows
+                    bad = np.flatnonzero(ne.any(axis=-1) if ne.ndim == 2 else ne)
+                    failures.append(f"n={n} inner={inner} threads={nt}: slices {bad[:8].tolist()} differ")
+    assert not failures, f"[{isa}] {func} {np.dtype(dtype).name}:\n  " + "\n  ".join(failures[:12])
+
+
 # ---------------------------------------------------------------- large |max|: log_softmax, logsumexp
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

@@ -89,6 +89,7 @@ typedef struct {
     T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
+    ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_block) */
 } SFX(job);
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
@@ -114,9 +115,9 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         const T *xr = j->x + t * j->xs0;
         K->SFX(row)(op, xr, j->y + t * j->ys0, n, t + 1 < j->outer ? xr + j->xs0 : NULL, j->stream ? buf : NULL);
     } else if (j->mode == FSS_COLS) {
-        ptrdiff_t nblk = (j->inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK;
-        ptrdiff_t o = t / nblk, i0 = (t % nblk) * FSS_COL_BLOCK;
-        ptrdiff_t w = j->inner - i0 < FSS_COL_BLOCK ? j->inner - i0 : FSS_COL_BLOCK;
+        const ptrdiff_t cb = j->cb, nblk = (j->inner + cb - 1) / cb;
+        ptrdiff_t o = t / nblk, i0 = (t % nblk) * cb;
+        ptrdiff_t w = j->inner - i0 < cb ? j->inner - i0 : cb;
         const T *xb = j->x + o * j->xs0 + i0;
         T *yb = j->y + o * j->ys0 + i0;
         if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
@@ -169,7 +170,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0};
+    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0, 0};
     ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
@@ -180,7 +181,8 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         }
     } else if (xs2 == 1 && ys2 == 1) {
         j.mode = FSS_COLS;
-        tasks = outer * ((inner + FSS_COL_BLOCK - 1) / FSS_COL_BLOCK);
+        j.cb = fss_col_block(n, sizeof(T));
+        tasks = outer * ((inner + j.cb - 1) / j.cb);
     } else {
         j.mode = FSS_GENERIC;
         tasks = outer * inner;

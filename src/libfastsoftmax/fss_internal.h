@@ -33,6 +33,18 @@
  * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
 #define FSS_COL_BLOCK 128
 
+/* Lanes per column block for slices of n elements of `size` bytes: FSS_COL_BLOCK, or, where a block of
+ * 32 lanes (a multiple of every vector width) would take at most 128 KiB of input, the widest such block
+ * (halving FSS_COL_BLOCK): a block's input and output then stay in L2 through the kernels' three passes.
+ * (1000, 256) float32 over axis 0: 32 lanes.  Each lane's result does not depend on the width. */
+#define FSS_COL_L2_BYTES ((size_t)128 << 10)
+static inline ptrdiff_t fss_col_block(ptrdiff_t n, size_t size) {
+    ptrdiff_t cb = FSS_COL_BLOCK;
+    if ((size_t)n * 32 * size <= FSS_COL_L2_BYTES)
+        while ((size_t)n * (size_t)cb * size > FSS_COL_L2_BYTES) cb /= 2;
+    return cb;
+}
+
 /* The three operations. */
 enum { FSS_OP_SOFTMAX, FSS_OP_LOG_SOFTMAX, FSS_OP_LOGSUMEXP };
 
