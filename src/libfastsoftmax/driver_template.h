@@ -6,8 +6,8 @@
  *   rows     inner == 1 and unit stride along n: one row kernel call per slice; rows of at most
  *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), and
  *            rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share (long_row);
- *   columns  unit stride along inner: blocks of FSS_COL_BLOCK lanes, vectorised across inner and
- *            strided along n (no transpose copy);
+ *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
+ *            fss_col_block), vectorised across inner and strided along n (no transpose copy);
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
  * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other
