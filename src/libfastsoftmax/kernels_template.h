@@ -252,17 +252,12 @@ FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int st
     ptrdiff_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
         if (next) SFX(prefetch)(next + i);
-        V t[4] = {VOP(load)(x + i), VOP(load)(x + i + W), VOP(load)(x + i + 2 * W), VOP(load)(x + i + 3 * W)};
+        V t[4];
+        FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = VOP(load)(x + i + h * W);
         SFX(expx_k)(t, &b, 4);
-        V t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3];
-        if (store) {
-            VOP(store)(y + i, t0);
-            VOP(store)(y + i + W, t1);
-            VOP(store)(y + i + 2 * W, t2);
-            VOP(store)(y + i + 3 * W, t3);
-        }
-        if (tree) a = AOP(add)(a, VOP(add)(VOP(add)(t0, t1), VOP(add)(t2, t3)));
-        else a = AOP(add)(AOP(add)(AOP(add)(AOP(add)(a, t0), t1), t2), t3);
+        if (store) FSS_UNROLL for (int h = 0; h < 4; h++) VOP(store)(y + i + h * W, t[h]);
+        if (tree) a = AOP(add)(a, VOP(add)(VOP(add)(t[0], t[1]), VOP(add)(t[2], t[3])));
+        else FSS_UNROLL for (int h = 0; h < 4; h++) a = AOP(add)(a, t[h]);
     }
     for (; i < n; i += W) {
         ptrdiff_t k = n - i < W ? n - i : W;
