@@ -373,23 +373,25 @@ static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
 }
 
 /* The last pass of a row: y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1); with STREAM, by non-temporal
- * stores where y is aligned (FSS_STREAM_ALIGN), the same bits. */
+ * stores where y is aligned (FSS_STREAM_ALIGN), the same bits.  Full vectors four at a time, then one
+ * masked tail: no per-vector test on the fast path.  a may be y itself. */
 FSS_INLINE void SFX(out_pass)(const T *a, T *y, ptrdiff_t n, T c1, T c2, const int sub, const int stream) {
     const V v1 = VOP(set1)(c1), v2 = VOP(set1)(c2);
+#define OUT_OP(v) (sub ? VOP(sub)(VOP(sub)((v), v1), v2) : VOP(mul)((v), v1))
     ptrdiff_t i = 0;
     if (stream && (uintptr_t)y % sizeof(T) == 0) {
         for (; i < n && (uintptr_t)(y + i) % FSS_STREAM_ALIGN != 0; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
-        for (; i + W <= n; i += W) {
-            V v = VOP(load)(a + i);
-            VOP(stream)(y + i, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
-        }
+        for (; i + W <= n; i += W) VOP(stream)(y + i, OUT_OP(VOP(load)(a + i)));
         fss_stream_fence();
     }
-    for (; i < n; i += W) {
-        ptrdiff_t k = n - i < W ? n - i : W;
-        V v = SFX(ld)(a + i, k, (T)0);
-        SFX(st)(y + i, k, sub ? VOP(sub)(VOP(sub)(v, v1), v2) : VOP(mul)(v, v1));
+    for (; i + 4 * W <= n; i += 4 * W) {
+        V v[4];
+        FSS_UNROLL for (int k = 0; k < 4; k++) v[k] = VOP(load)(a + i + k * W);
+        FSS_UNROLL for (int k = 0; k < 4; k++) VOP(store)(y + i + k * W, OUT_OP(v[k]));
     }
+    for (; i + W <= n; i += W) VOP(store)(y + i, OUT_OP(VOP(load)(a + i)));
+    if (i < n) VOP(storen)(y + i, n - i, OUT_OP(VOP(loadn)(a + i, n - i, (T)0)));
+#undef OUT_OP
 }
 
 /* y = (x - m) - L (STREAM: by non-temporal stores) */
@@ -662,9 +664,22 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
 /* ------------------------------------------------------------------------------------------------ */
 /* Columns: w <= FSS_COL_BLOCK contiguous lanes, n rows xs apart; one vector of lanes at a time.      */
 
+/* For each vector of lanes c of a w-lane block, BODY with k its lane count: the constant W on full
+ * vectors (so that their loads and stores compile to plain ones, with no test), the remainder on a
+ * last, partial one.  BODY is compiled twice. */
+#define COLS_EACH(w, c, k, ...)                          \
+    for (ptrdiff_t c = 0; c < (w); c += W) {             \
+        if ((w) - c >= W) {                              \
+            const ptrdiff_t k = W;                       \
+            __VA_ARGS__                                  \
+        } else {                                         \
+            const ptrdiff_t k = (w) - c;                 \
+            __VA_ARGS__                                  \
+        }                                                \
+    }
+
 static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m) {
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         V m0 = VSET(-INFINITY), m1 = m0;
         ptrdiff_t j = 0;
         for (; j + 2 <= n; j += 2) {
@@ -673,7 +688,7 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
         }
         if (j < n) m0 = VOP(max)(m0, SFX(ld)(x + j * xs + c, k, (T)-INFINITY));
         SFX(st)(m + c, k, VOP(max)(m0, m1));
-    }
+    })
 }
 
 /* The order in which a row kernel adds a slice's terms, for the column kernels to follow.  A row of
@@ -712,8 +727,7 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
                                      const T *m, double *s, const int store, T sc, const int scaled) {
     V vs = VOP(set1)(sc);
     const ptrdiff_t parts = COL_PARTS(n);
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         V vm = SFX(ld)(m + c, k, (T)0);
         A part[W];
         for (ptrdiff_t q = 0; q < parts; q++) part[q] = AOP(zero)();
@@ -724,7 +738,7 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
             part[q] = AOP(add)(part[q], y0);
         }
         SFX(cols_totals)(part, parts, k, s + c);
-    }
+    })
 }
 
 /* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX, n > SHORT_V W).  With STORE the terms
@@ -733,8 +747,7 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
  * in the row kernels. */
 FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                    const T *m, double *s, const int store) {
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
         A part[W];
         for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(zero)();
@@ -763,7 +776,7 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
             part[j % W] = AOP(add)(part[j % W], t0);
         }
         SFX(cols_totals)(part, W, k, s + c);
-    }
+    })
 }
 
 /* Per-lane sums of exp(sc (x - m)) into s[0..w).  For sc = 1, by expx where the row kernels use it
@@ -787,14 +800,13 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     T inv[FSS_COL_BLOCK];
     SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
     for (ptrdiff_t l = 0; l < w; l++) inv[l] = (T)(1.0 / s[l]);
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         V vinv = SFX(ld)(inv + c, k, (T)0);
         for (ptrdiff_t j = 0; j < n; j++) {
             T *p = y + j * ys + c;
             SFX(st)(p, k, VOP(mul)(SFX(ld)(p, k, (T)0), vinv));
         }
-    }
+    })
 }
 
 /* sc (x - m) - L per lane, L[l] split into lh + ll as in logsub_s; sc doubled if HALVE. */
@@ -806,12 +818,11 @@ FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
         ll[l] = (T)(L[l] - (double)lh[l]);
     }
     V vs = VOP(set1)(sc);
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         V vm = SFX(ld)(m + c, k, (T)0), vlh = SFX(ld)(lh + c, k, (T)0), vll = SFX(ld)(ll + c, k, (T)0);
         for (ptrdiff_t j = 0; j < n; j++)
             SFX(st)(y + j * ys + c, k, SFX(logsub_s_vec)(SFX(ld)(x + j * xs + c, k, (T)0), vm, vs, vlh, vll, halve));
-    }
+    })
 }
 
 static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
@@ -829,12 +840,11 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
     }
     T ch[FSS_COL_BLOCK], cl[FSS_COL_BLOCK];
     for (ptrdiff_t l = 0; l < w; l++) SFX(lse_split)(m[l], L[l], &ch[l], &cl[l]);
-    for (ptrdiff_t c = 0; c < w; c += W) {
-        ptrdiff_t k = w - c < W ? w - c : W;
+    COLS_EACH(w, c, k, {
         const V vh = SFX(ld)(ch + c, k, (T)0), vl = SFX(ld)(cl + c, k, (T)0);
         for (ptrdiff_t j = 0; j < n; j++)
             SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(SFX(ld)(x + j * xs + c, k, (T)0), vh), vl));
-    }
+    })
 }
 
 static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w,
@@ -1148,3 +1158,4 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef SHORT_V
 #undef SHORT_S
 #undef COL_PARTS
+#undef COLS_EACH
