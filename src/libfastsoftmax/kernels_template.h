@@ -661,6 +661,32 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
     }
 }
 
+/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time. */
+FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
+    double k[W], u[W];
+    int normal = 1;
+    for (ptrdiff_t l = 0; l < W; l++) normal &= fss_log_split(s[l], &k[l], &u[l]);
+    if (!normal) { /* a NaN sum (a NaN in the row): lane by lane */
+        for (ptrdiff_t l = 0; l < W; l++) L[l] = fss_log_sum(s[l]);
+        return;
+    }
+    for (ptrdiff_t l = 0; l < W; l += VD_W) {
+        const vd vk = vd_load(k + l), f = vd_sub(vd_load(u + l), vd_set1(1.0));
+        const vd t = vd_div(f, vd_add(vd_set1(2.0), f)), z = vd_mul(t, t);
+        const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
+        const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
+        const vd c = vd_sub(vd_mul(t, vd_sub(f, R)), vd_mul(vk, vd_set1(FSS_LOG_LN2_LO)));
+        vd_store(L + l, vd_add(h, vd_sub(e, c)));
+    }
+}
+
+/* s[l] = fss_log_sum(s[l]) for l < w: W at a time by log_lanes, the rest one by one (the same bits). */
+FSS_INLINE void SFX(log_sums)(double *s, ptrdiff_t w) {
+    ptrdiff_t l = 0;
+    for (; l + W <= w; l += W) SFX(log_lanes)(s + l, s + l);
+    for (; l < w; l++) s[l] = fss_log_sum(s[l]);
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Columns: w <= FSS_COL_BLOCK contiguous lanes, n rows xs apart; one vector of lanes at a time.      */
 
@@ -829,7 +855,7 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
                                          ptrdiff_t w, const T *m, T sc) {
     double L[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0, sc);
-    for (ptrdiff_t l = 0; l < w; l++) L[l] = fss_log_sum(L[l]);
+    SFX(log_sums)(L, w);
     if (sc < 1) {
         SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, 2 * sc, 1);
         return;
@@ -851,7 +877,8 @@ static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t
                                        const T *m, T sc) {
     double s[FSS_COL_BLOCK];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0, sc);
-    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, fss_log_sum(s[l]));
+    SFX(log_sums)(s, w);
+    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, s[l]);
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
@@ -904,25 +931,6 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Many short rows: W at a time, row r of a block in lane r                                          */
-
-/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time. */
-FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
-    double k[W], u[W];
-    int normal = 1;
-    for (ptrdiff_t l = 0; l < W; l++) normal &= fss_log_split(s[l], &k[l], &u[l]);
-    if (!normal) { /* a NaN sum (a NaN in the row): lane by lane */
-        for (ptrdiff_t l = 0; l < W; l++) L[l] = fss_log_sum(s[l]);
-        return;
-    }
-    for (ptrdiff_t l = 0; l < W; l += VD_W) {
-        const vd vk = vd_load(k + l), f = vd_sub(vd_load(u + l), vd_set1(1.0));
-        const vd t = vd_div(f, vd_add(vd_set1(2.0), f)), z = vd_mul(t, t);
-        const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
-        const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
-        const vd c = vd_sub(vd_mul(t, vd_sub(f, R)), vd_mul(vk, vd_set1(FSS_LOG_LN2_LO)));
-        vd_store(L + l, vd_add(h, vd_sub(e, c)));
-    }
-}
 
 /* W rows of n <= SHORT_V W elements, xs apart, of sc * x (sc, scaled as in the short kernels),
  * transposed so that c[j] holds element j of every row: max, exp and sum are then vertical, with no
