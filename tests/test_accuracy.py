@@ -201,3 +201,27 @@ def test_batched_rows_match_single_rows(isa, func, dtype):
             single = f(x[r])
             assert np.array_equal(batched[r], single, equal_nan=True), (n, r)
         check(func, x, -1, context=f"n={n} batched", isa_name=isa)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 40, 100, 300000])
+def test_log_softmax_max_equal_to_minus_log_sum(isa, dtype, n, restore_threads):
+    """log_softmax of slices whose max m is exactly -log(sum(exp(x - m))) rounded to the dtype, so that
+    m + log(sum) is 0 in the kernels' split of m + L: every layout (a row, a batch of rows, a column, a
+    middle axis, a row split across threads) must still give (x - m) - L.  The rows are [0, -1/8,
+    -inf...] shifted by minus their own logsumexp: the shift is exact, so the kernel sees the same
+    differences and sums, and m + lh is 0."""
+    import fastsoftmax as fs
+
+    r0 = np.full(n, -np.inf, dtype)
+    r0[:2] = (0, -0.125)
+    for threads in (1, 2):
+        fs.set_num_threads(threads)
+        layouts = {"row": (r0, -1), "rows": (np.tile(r0, (5, 1)), -1), "column": (np.tile(r0[:, None], 9), 0)}
+        if n <= 100:
+            layouts["middle"] = (np.tile(r0[None, :, None], (3, 1, 11)), 1)
+        for name, (x0, axis) in layouts.items():
+            lh = np.expand_dims(call_on_isa(isa, fs.logsumexp, x0, axis), axis)
+            assert np.all((lh > 0.5) & (lh < 1)), (name, lh)  # x0 - lh is exact: one binade
+            x = x0 - lh
+            check("log_softmax", x, axis, context=f"{name} n={n} threads={threads}", isa_name=isa)

@@ -367,8 +367,11 @@ static double SFX(expsum_s)(const T *x, T *y, ptrdiff_t n, T m, T s) {
  * (u |cl|) adds at most u |result|: about 1 ulp in all. */
 static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
     const T lh = (T)L, ll = (T)(L - (double)lh);
-    const T h = m + lh, bv = h - m;
-    *ch = h == 0 ? m : h; /* m = -0 with L = 0: x - ch is then +0 at x = m, as (x - m) - L */
+    /* h = m + lh, as -(-m - lh): the same rounding, and -0 at m = -0, lh = 0 (where m + lh is +0), so
+     * that x - ch is +0 at x = m, as (x - m) - L.  (Where m = -lh != 0, h = -0 and cl = ll, which is
+     * right: an earlier "h == 0 ? m : h" got these slices wrong.) */
+    const T h = -(-m - lh), bv = h - m;
+    *ch = h;
     *cl = ((m - (h - bv)) + (lh - bv)) + ll;
 }
 
