@@ -27,12 +27,7 @@ static inline ad ad_add(ad a, vd y) {
 }
 
 
-static inline void ad_lanes(ad a, double *out) {
-    double lo[VD_W];
-    vd_store(out, a.hi);
-    vd_store(lo, a.lo);
-    for (int l = 0; l < VD_W; l++) out[l] += lo[l];
-}
+static inline void ad_lanes(ad a, double *out) { vd_store(out, vd_add(a.hi, a.lo)); }
 
 /* the lanes' high and low parts */
 static inline void ad_parts(ad a, double *hi, double *lo) {

@@ -184,6 +184,24 @@ static inline double af_total_of(const double *v) {
     return af_total(a);
 }
 
+/* W doubles to floats (rounded to nearest) and floats to doubles (exact) */
+static inline vf vf_from_d(const double *p) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(_mm256_loadu_pd(p + 4)), _mm256_cvtpd_ps(_mm256_loadu_pd(p)));
+}
+static inline void vf_to_d(double *p, vf v) {
+    _mm256_storeu_pd(p, cvt_lo(v));
+    _mm256_storeu_pd(p + 4, cvt_hi(v));
+}
+/* s = 2^e m for a positive normal s: returns m in [1, 2) (s's mantissa under exponent 0) and e in *e,
+ * exactly (the exponent field shifted into the low bits of 2^52, minus 2^52 + 1023) */
+static inline vd vd_frexp(vd s, vd *e) {
+    const __m256i b = _mm256_castpd_si256(s), two52 = _mm256_castpd_si256(_mm256_set1_pd(0x1p52));
+    *e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(b, 52), two52)),
+                       _mm256_set1_pd(0x1p52 + 1023));
+    const __m256i mant = _mm256_and_si256(b, _mm256_set1_epi64x(0xfffffffffffffLL));
+    return _mm256_castsi256_pd(_mm256_or_si256(mant, _mm256_castpd_si256(_mm256_set1_pd(1.0))));
+}
+
 #include "accum_f64.h"
 
 #define FSS_TABLE fss_kernels_avx2

@@ -160,6 +160,25 @@ static inline double af_total_of(const double *v) {
     return af_total(a);
 }
 
+/* W doubles to floats (rounded to nearest) and floats to doubles (exact) */
+static inline vf vf_from_d(const double *p) {
+    const __m256 lo = _mm512_cvtpd_ps(_mm512_loadu_pd(p)), hi = _mm512_cvtpd_ps(_mm512_loadu_pd(p + 8));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+static inline void vf_to_d(double *p, vf v) {
+    _mm512_storeu_pd(p, cvt_lo(v));
+    _mm512_storeu_pd(p + 8, cvt_hi(v));
+}
+/* s = 2^e m for a positive normal s: returns m in [1, 2) (s's mantissa under exponent 0) and e in *e,
+ * exactly (the exponent field shifted into the low bits of 2^52, minus 2^52 + 1023) */
+static inline vd vd_frexp(vd s, vd *e) {
+    const __m512i b = _mm512_castpd_si512(s), two52 = _mm512_castpd_si512(_mm512_set1_pd(0x1p52));
+    *e = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(b, 52), two52)),
+                       _mm512_set1_pd(0x1p52 + 1023));
+    const __m512i mant = _mm512_and_si512(b, _mm512_set1_epi64(0xfffffffffffffLL));
+    return _mm512_castsi512_pd(_mm512_or_si512(mant, _mm512_castpd_si512(_mm512_set1_pd(1.0))));
+}
+
 #include "accum_f64.h"
 
 #define FSS_TABLE fss_kernels_avx512

@@ -131,6 +131,22 @@ static inline double af_total_of(const double *v) {
     return af_total(a);
 }
 
+/* W doubles to floats (rounded to nearest) and floats to doubles (exact) */
+static inline vf vf_from_d(const double *p) { return vcvt_high_f32_f64(vcvt_f32_f64(vld1q_f64(p)), vld1q_f64(p + 2)); }
+static inline void vf_to_d(double *p, vf v) {
+    vst1q_f64(p, vcvt_f64_f32(vget_low_f32(v)));
+    vst1q_f64(p + 2, vcvt_high_f64_f32(v));
+}
+/* s = 2^e m for a positive normal s: returns m in [1, 2) (s's mantissa under exponent 0) and e in *e,
+ * exactly (the exponent field shifted into the low bits of 2^52, minus 2^52 + 1023) */
+static inline vd vd_frexp(vd s, vd *e) {
+    const uint64x2_t b = vreinterpretq_u64_f64(s);
+    *e = vsubq_f64(vreinterpretq_f64_u64(vorrq_u64(vshrq_n_u64(b, 52), vdupq_n_u64(0x4330000000000000ULL))),
+                   vdupq_n_f64(0x1p52 + 1023));
+    const uint64x2_t mant = vandq_u64(b, vdupq_n_u64(0xfffffffffffffULL));
+    return vreinterpretq_f64_u64(vorrq_u64(mant, vdupq_n_u64(0x3ff0000000000000ULL)));
+}
+
 #include "accum_f64.h"
 
 #define FSS_TABLE fss_kernels_neon

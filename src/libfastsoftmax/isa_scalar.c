@@ -101,6 +101,19 @@ static inline void af_lanes(af a, double *out) { out[0] = a; }
 static inline double af_total(af a) { return a; }
 static inline double af_total_of(const double *v) { return v[0]; }
 
+/* doubles to floats (rounded to nearest) and floats to doubles (exact), one lane */
+static inline vf vf_from_d(const double *p) { return (float)p[0]; }
+static inline void vf_to_d(double *p, vf v) { p[0] = v; }
+/* s = 2^e m for a positive normal s: returns m in [1, 2) and e in *e */
+static inline vd vd_frexp(vd s, vd *e) {
+    uint64_t b;
+    memcpy(&b, &s, sizeof b);
+    *e = (double)((int64_t)(b >> 52) - 1023);
+    b = (b & 0xfffffffffffffULL) | 0x3ff0000000000000ULL;
+    memcpy(&s, &b, sizeof s);
+    return s;
+}
+
 #include "accum_f64.h"
 
 #define FSS_TABLE fss_kernels_scalar

@@ -21,6 +21,9 @@
  *                                      of v[l])
  *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb) - bias): the difference of the bit patterns,
  *                                      a biased exponent in [1, 254] / [1, 2046], moved to the exponent field
+ * and, for the per-lane steps between passes (on W lanes of double sums):
+ *   vf_from_d(p) vf_to_d(p, v)         W doubles to floats, rounded to nearest; floats to doubles
+ *   vd_frexp(s, &e)                    s = 2^e m for positive normal s: m in [1, 2), e (a double)
  * and an accumulator of sums per lane (af for float, ad for double):
  *   a_zero() a_add(a, v) a_lanes(a, double *out) a_total(a)
  * float sums are accumulated in double; double sums are compensated (a TwoSum per add) (softmax adds
@@ -664,17 +667,50 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
     }
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* W lanes of double sums at a time, by the operations the row kernels use on one: the steps between  */
+/* the passes of the column and short-row kernels.                                                    */
+
+/* W lanes of double to V, rounded to T; and back, exactly */
+static inline V SFX(ld_d)(const double *p) {
+#if FSS_TPL_F32
+    return vf_from_d(p);
+#else
+    return vd_load(p);
+#endif
+}
+static inline void SFX(st_d)(double *p, V v) {
+#if FSS_TPL_F32
+    vf_to_d(p, v);
+#else
+    vd_store(p, v);
+#endif
+}
+
 /* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time. */
 FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
-    double k[W], u[W];
+    /* fss_log_split's test, NaN-proof: per lane 1 for a normal s, 0 below, NaN for NaN or infinity */
+    vd ok = vd_set1(0.0);
+    for (ptrdiff_t l = 0; l < W; l += VD_W) {
+        const vd v = vd_load(s + l);
+        ok = vd_add(ok, vd_zero_below(vd_add(vd_sub(v, v), vd_set1(1.0)), v, vd_set1(0x1p-1022)));
+    }
+    double okl[VD_W];
+    vd_store(okl, ok);
     int normal = 1;
-    for (ptrdiff_t l = 0; l < W; l++) normal &= fss_log_split(s[l], &k[l], &u[l]);
-    if (!normal) { /* a NaN sum (a NaN in the row): lane by lane */
+    for (ptrdiff_t l = 0; l < VD_W; l++) normal &= okl[l] == (double)(W / VD_W);
+    if (!normal) { /* a zero, subnormal or NaN sum (a NaN in the slice): lane by lane */
         for (ptrdiff_t l = 0; l < W; l++) L[l] = fss_log_sum(s[l]);
         return;
     }
+    const vd one = vd_set1(1.0);
     for (ptrdiff_t l = 0; l < W; l += VD_W) {
-        const vd vk = vd_load(k + l), f = vd_sub(vd_load(u + l), vd_set1(1.0));
+        /* fss_log_split: s = 2^k u with u = m or m / 2 (m >= sqrt(2) rounded down), exactly */
+        vd vk;
+        const vd mt = vd_frexp(vd_load(s + l), &vk);
+        const vd big = vd_zero_below(one, mt, vd_set1(0x1.6a09e667f3bcdp+0));
+        vk = vd_add(vk, big);
+        const vd f = vd_sub(vd_mul(mt, vd_sub(one, vd_mul(big, vd_set1(0.5)))), one);
         const vd t = vd_div(f, vd_add(vd_set1(2.0), f)), z = vd_mul(t, t);
         const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
         const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
@@ -683,11 +719,38 @@ FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
     }
 }
 
-/* s[l] = fss_log_sum(s[l]) for l < w: W at a time by log_lanes, the rest one by one (the same bits). */
-FSS_INLINE void SFX(log_sums)(double *s, ptrdiff_t w) {
-    ptrdiff_t l = 0;
-    for (; l + W <= w; l += W) SFX(log_lanes)(s + l, s + l);
-    for (; l < w; l++) s[l] = fss_log_sum(s[l]);
+/* (T)(1 / s[l]): softmax's factor */
+FSS_INLINE V SFX(inv_lanes)(const double *s) {
+    double t[W];
+    for (ptrdiff_t l = 0; l < W; l += VD_W) vd_store(t + l, vd_div(vd_set1(1.0), vd_load(s + l)));
+    return SFX(ld_d)(t);
+}
+
+/* L[l] in two of T: h = (T)L, lo = (T)(L - h) */
+FSS_INLINE void SFX(split_lanes)(const double *L, V *h, V *lo) {
+    double t[W];
+    *h = SFX(ld_d)(L);
+    SFX(st_d)(t, *h);
+    for (ptrdiff_t l = 0; l < W; l += VD_W) vd_store(t + l, vd_sub(vd_load(L + l), vd_load(t + l)));
+    *lo = SFX(ld_d)(t);
+}
+
+/* lse_split of W lanes: ch + cl = m + L */
+FSS_INLINE void SFX(lse_split_lanes)(V m, const double *L, V *ch, V *cl) {
+    const V nz = VSET(-0.0);
+    V lh, ll;
+    SFX(split_lanes)(L, &lh, &ll);
+    const V h = VOP(sub)(nz, VOP(sub)(VOP(sub)(nz, m), lh)), bv = VOP(sub)(h, m);
+    *ch = h;
+    *cl = VOP(add)(VOP(add)(VOP(sub)(m, VOP(sub)(h, bv)), VOP(sub)(lh, bv)), ll);
+}
+
+/* (T)(m + L): logsumexp from the max and log(sum), as fss_lse_scaled with scale 1 */
+FSS_INLINE V SFX(lse_lanes)(V m, const double *L) {
+    double t[W];
+    SFX(st_d)(t, m);
+    for (ptrdiff_t l = 0; l < W; l += VD_W) vd_store(t + l, vd_add(vd_load(t + l), vd_load(L + l)));
+    return SFX(ld_d)(t);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -729,45 +792,63 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
  * one, and log(sum) keeps the difference.) */
 #define COL_PARTS(n) ((n) > SHORT_V * W ? W : 1)
 
-FSS_INLINE void SFX(cols_totals)(const A *part, ptrdiff_t parts, ptrdiff_t k, double *s) {
+/* s[0..W) = the W lanes' totals (all W: the lanes past a block's last one hold sums of the fill) */
+FSS_INLINE void SFX(cols_totals)(const A *part, ptrdiff_t parts, double *s) {
+    if (parts == 1) {
+        AOP(lanes)(part[0], s);
+        return;
+    }
 #if FSS_TPL_F32
     double v[W][W], t[W];
     for (ptrdiff_t q = 0; q < parts; q++) AOP(lanes)(part[q], v[q]);
-    for (ptrdiff_t l = 0; l < k; l++) {
+    for (ptrdiff_t l = 0; l < W; l++) {
         for (ptrdiff_t q = 0; q < parts; q++) t[q] = v[q][l];
-        s[l] = parts == 1 ? t[0] : af_total_of(t);
+        s[l] = af_total_of(t);
     }
 #else
     double hi[W][W], lo[W][W], th[W], tl[W];
     for (ptrdiff_t q = 0; q < parts; q++) ad_parts(part[q], hi[q], lo[q]);
-    for (ptrdiff_t l = 0; l < k; l++) {
+    for (ptrdiff_t l = 0; l < W; l++) {
         for (ptrdiff_t q = 0; q < parts; q++) {
             th[q] = hi[q][l];
             tl[q] = lo[q][l];
         }
-        s[l] = parts == 1 ? th[0] + tl[0] : ad_total_of(th, tl); /* ad_lanes: hi + lo */
+        s[l] = ad_total_of(th, tl);
     }
 #endif
 }
 
-/* Per-lane sums of exp(x - m) over the n rows into s[0..w); y = exp(x - m) stored if STORE.  scaled as
- * in expsum_any: 0 none, 1 sc (x - m), 2 sc (x/2 - m/2). */
+/* One term of a column sum: exp(x - m) (scaled as below), stored to y if STORE. */
+FSS_INLINE V SFX(col_term)(const T *x, T *y, ptrdiff_t k, V vm, V vs, const int store, const int scaled) {
+    const V x0 = SFX(ld)(x, k, (T)0);
+    const V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
+    if (store) SFX(st)(y, k, y0);
+    return y0;
+}
+
+/* Per-lane sums of exp(x - m) over the n rows into s (whole vectors of lanes); y = exp(x - m) stored if
+ * STORE.  scaled as in expsum_any: 0 none, 1 sc (x - m), 2 sc (x/2 - m/2). */
 FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                      const T *m, double *s, const int store, T sc, const int scaled) {
-    V vs = VOP(set1)(sc);
-    const ptrdiff_t parts = COL_PARTS(n);
+    const V vs = VOP(set1)(sc);
+#define COL_TERM(j) SFX(col_term)(x + (j) * xs + c, store ? y + (j) * ys + c : NULL, k, vm, vs, store, scaled)
     COLS_EACH(w, c, k, {
-        V vm = SFX(ld)(m + c, k, (T)0);
-        A part[W];
-        for (ptrdiff_t q = 0; q < parts; q++) part[q] = AOP(zero)();
-        for (ptrdiff_t j = 0, q = 0; j < n; j++, q = q + 1 == parts ? 0 : q + 1) {
-            V x0 = SFX(ld)(x + j * xs + c, k, (T)0);
-            V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
-            if (store) SFX(st)(y + j * ys + c, k, y0);
-            part[q] = AOP(add)(part[q], y0);
+        const V vm = SFX(ld)(m + c, k, (T)0);
+        if (COL_PARTS(n) == 1) { /* one accumulator, kept in registers */
+            A a = AOP(zero)();
+            for (ptrdiff_t j = 0; j < n; j++) a = AOP(add)(a, COL_TERM(j));
+            SFX(cols_totals)(&a, 1, s + c);
+        } else {
+            A part[W];
+            for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(zero)();
+            ptrdiff_t j = 0;
+            for (; j + W <= n; j += W)
+                FSS_UNROLL for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(add)(part[q], COL_TERM(j + q));
+            for (; j < n; j++) part[j % W] = AOP(add)(part[j % W], COL_TERM(j));
+            SFX(cols_totals)(part, W, s + c);
         }
-        SFX(cols_totals)(part, parts, k, s + c);
     })
+#undef COL_TERM
 }
 
 /* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX, n > SHORT_V W).  With STORE the terms
@@ -804,33 +885,31 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
             if (store) SFX(st)(y + j * ys + c, k, t0);
             part[j % W] = AOP(add)(part[j % W], t0);
         }
-        SFX(cols_totals)(part, W, k, s + c);
+        SFX(cols_totals)(part, W, s + c);
     })
 }
 
-/* Per-lane sums of exp(sc (x - m)) into s[0..w).  For sc = 1, by expx where the row kernels use it
- * (n > SHORT_V W, every lane's |m| <= XB_MAX), else by expm, as the short-row kernels: a slice gets the
- * same bits from either. */
+/* Per-lane sums of exp(sc (x - m)) into s[0..w), rounded up to whole vectors (s holds
+ * FSS_COL_BLOCK + W).  For sc = 1, by expx where the row kernels use it (n > SHORT_V W, |m| <= XB_MAX),
+ * else by expm, as the short-row kernels: a slice gets the same bits from either.  Every lane's |m| is
+ * on the same side of XB_MAX (the callers' runs). */
 static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, const T *m,
                              double *s, const int store, T sc) {
-    ptrdiff_t big = 0;
-    for (ptrdiff_t l = 0; l < w; l++) big += !(fabs(m[l]) <= XB_MAX);
-    if (sc == 1 && !big && n > SHORT_V * W) {
+    if (sc == 1 && fabs(m[0]) <= XB_MAX && n > SHORT_V * W) {
         if (store) SFX(cols_expsum_x)(x, xs, y, ys, n, w, m, s, 1);
         else SFX(cols_expsum_x)(x, xs, NULL, 0, n, w, m, s, 0);
-    } else if (sc == 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 0);
+    } else if (sc == 1 && store) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, 1, sc, 0);
+    else if (sc == 1) SFX(cols_expsum_any)(x, xs, NULL, 0, n, w, m, s, 0, sc, 0);
     else if (sc < 1) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, 2 * sc, 2);
     else SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, store, sc, 1);
 }
 
 static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
                                      ptrdiff_t w, const T *m, T sc) {
-    double s[FSS_COL_BLOCK];
-    T inv[FSS_COL_BLOCK];
+    double s[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
-    for (ptrdiff_t l = 0; l < w; l++) inv[l] = (T)(1.0 / s[l]);
     COLS_EACH(w, c, k, {
-        V vinv = SFX(ld)(inv + c, k, (T)0);
+        const V vinv = SFX(inv_lanes)(s + c);
         for (ptrdiff_t j = 0; j < n; j++) {
             T *p = y + j * ys + c;
             SFX(st)(p, k, VOP(mul)(SFX(ld)(p, k, (T)0), vinv));
@@ -841,14 +920,10 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
 /* sc (x - m) - L per lane, L[l] split into lh + ll as in logsub_s; sc doubled if HALVE. */
 FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                    const T *m, const double *L, T sc, const int halve) {
-    T lh[FSS_COL_BLOCK + W], ll[FSS_COL_BLOCK + W];
-    for (ptrdiff_t l = 0; l < w; l++) {
-        lh[l] = (T)L[l];
-        ll[l] = (T)(L[l] - (double)lh[l]);
-    }
     V vs = VOP(set1)(sc);
     COLS_EACH(w, c, k, {
-        V vm = SFX(ld)(m + c, k, (T)0), vlh = SFX(ld)(lh + c, k, (T)0), vll = SFX(ld)(ll + c, k, (T)0);
+        V vm = SFX(ld)(m + c, k, (T)0), vlh, vll;
+        SFX(split_lanes)(L + c, &vlh, &vll);
         for (ptrdiff_t j = 0; j < n; j++)
             SFX(st)(y + j * ys + c, k, SFX(logsub_s_vec)(SFX(ld)(x + j * xs + c, k, (T)0), vm, vs, vlh, vll, halve));
     })
@@ -858,7 +933,7 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
                                          ptrdiff_t w, const T *m, T sc) {
     double L[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0, sc);
-    SFX(log_sums)(L, w);
+    for (ptrdiff_t l = 0; l < w; l += W) SFX(log_lanes)(L + l, L + l);
     if (sc < 1) {
         SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, 2 * sc, 1);
         return;
@@ -867,10 +942,9 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
         SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, sc, 0);
         return;
     }
-    T ch[FSS_COL_BLOCK], cl[FSS_COL_BLOCK];
-    for (ptrdiff_t l = 0; l < w; l++) SFX(lse_split)(m[l], L[l], &ch[l], &cl[l]);
     COLS_EACH(w, c, k, {
-        const V vh = SFX(ld)(ch + c, k, (T)0), vl = SFX(ld)(cl + c, k, (T)0);
+        V vh, vl;
+        SFX(lse_split_lanes)(SFX(ld)(m + c, k, (T)0), L + c, &vh, &vl);
         for (ptrdiff_t j = 0; j < n; j++)
             SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(SFX(ld)(x + j * xs + c, k, (T)0), vh), vl));
     })
@@ -878,10 +952,12 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
 
 static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w,
                                        const T *m, T sc) {
-    double s[FSS_COL_BLOCK];
+    double s[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0, sc);
-    SFX(log_sums)(s, w);
-    for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, s[l]);
+    for (ptrdiff_t l = 0; l < w; l += W) SFX(log_lanes)(s + l, s + l);
+    if (sc == 1) COLS_EACH(w, c, k, { SFX(st)(y + c, k, SFX(lse_lanes)(SFX(ld)(m + c, k, (T)0), s + c)); })
+    else
+        for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, s[l]);
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
@@ -889,9 +965,30 @@ static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t
  * on one side of XB_MAX only, so each lane takes the exp its slice takes in the row kernels. */
 static inline int SFX(xsame)(T a, T b) { return (fabs(a) <= XB_MAX) == (fabs(b) <= XB_MAX); }
 
+/* 1 if every lane's max is finite with |m| <= XB_MAX (the usual case): the block is one run, found
+ * without a lane-by-lane scan.  m - m is NaN for an infinite or NaN m, and the sum keeps it. */
+static int SFX(cols_small)(const T *m, ptrdiff_t w) {
+    V fin = VSET(0), mag = VSET(0);
+    COLS_EACH(w, c, k, {
+        const V v = SFX(ld)(m + c, k, (T)0);
+        fin = VOP(add)(fin, VOP(sub)(v, v));
+        mag = VOP(max)(mag, VOP(max)(v, VOP(sub)(VSET(0), v)));
+    })
+    T a[W], b[W];
+    VOP(store)(a, fin);
+    VOP(store)(b, mag);
+    int ok = 1;
+    for (ptrdiff_t l = 0; l < W; l++) ok &= (a[l] == 0) & (b[l] <= XB_MAX);
+    return ok;
+}
+
 static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
+    if (SFX(cols_small)(m, w)) {
+        SFX(softmax_cols_finite)(x, xs, y, ys, n, w, m, sc);
+        return;
+    }
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
         if (!isfinite(m[l0])) {
             SPECIAL(softmax)(x + l0, xs, y + l0, ys, n);
@@ -907,6 +1004,10 @@ static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
                                   ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
+    if (SFX(cols_small)(m, w)) {
+        SFX(log_softmax_cols_finite)(x, xs, y, ys, n, w, m, sc);
+        return;
+    }
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
         if (!isfinite(m[l0])) {
             SPECIAL(log_softmax)(x + l0, xs, y + l0, ys, n);
@@ -921,6 +1022,10 @@ static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
 static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w, T sc) {
     T m[FSS_COL_BLOCK];
     SFX(cols_max)(x, xs, n, w, m);
+    if (SFX(cols_small)(m, w)) {
+        SFX(logsumexp_cols_finite)(x, xs, y, n, w, m, sc);
+        return;
+    }
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
         if (!isfinite(m[l0])) {
             y[l0] = SPECIAL(logsumexp)(x + l0, xs, n);
@@ -976,29 +1081,18 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     AOP(lanes)(a, s);
     if (op != FSS_OP_SOFTMAX) SFX(log_lanes)(s, s);
     if (op == FSS_OP_LOGSUMEXP) {
-        for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = SFX(fss_lse_scaled)(m[l], SHORT_S(sc, scaled), s[l]);
+        if (scaled) {
+            for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = SFX(fss_lse_scaled)(m[l], SHORT_S(sc, scaled), s[l]);
+        } else {
+            VOP(store)(m, SFX(lse_lanes)(vm, s));
+            for (ptrdiff_t l = 0; l < W; l++) y[l * ys] = m[l];
+        }
         return 1;
     }
     V v1, v2;
-    if (op == FSS_OP_SOFTMAX) {
-        T inv[W];
-        for (ptrdiff_t l = 0; l < W; l++) inv[l] = (T)(1.0 / s[l]);
-        v1 = VOP(load)(inv);
-        v2 = v1;
-    } else {
-        T h[W], lo[W];
-        for (ptrdiff_t l = 0; l < W; l++) {
-            const double L = s[l];
-            if (scaled) {
-                h[l] = (T)L;
-                lo[l] = (T)(L - (double)h[l]);
-            } else {
-                SFX(lse_split)(m[l], L, &h[l], &lo[l]);
-            }
-        }
-        v1 = VOP(load)(h);
-        v2 = VOP(load)(lo);
-    }
+    if (op == FSS_OP_SOFTMAX) v1 = v2 = SFX(inv_lanes)(s);
+    else if (scaled) SFX(split_lanes)(s, &v1, &v2);
+    else SFX(lse_split_lanes)(vm, s, &v1, &v2);
     for (ptrdiff_t g = 0; g < nc; g += W) {
         const ptrdiff_t k = n - g < W ? n - g : W;
         FSS_UNROLL for (ptrdiff_t j = g; j < g + W; j++) {
