@@ -150,6 +150,7 @@ CASES: Dict[str, Case] = {c.name: c for c in [
     Case("4096x32768", (4096, 32768), large=True,
          note="512 MiB, out of cache; ~5 GiB RAM with all peers, minutes"),
     Case("1000x256-axis0", (1000, 256), axis=0, note="reduction over axis 0"),
+    Case("256x10x512-axis1", (256, 10, 512), axis=1, note="a short middle axis (10 entries)"),
     Case("4096x1000-f64", (4096, 1000), dtype="float64", note="float64"),
     Case("10", (10,), note="one tiny call: call overhead"),
     Case("1048576", (1048576,), default=False, note="1M elements (sigmoid, log_sigmoid)"),
