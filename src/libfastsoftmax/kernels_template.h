@@ -955,9 +955,11 @@ static void SFX(logsumexp_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t
     double s[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, s, 0, sc);
     for (ptrdiff_t l = 0; l < w; l += W) SFX(log_lanes)(s + l, s + l);
-    if (sc == 1) COLS_EACH(w, c, k, { SFX(st)(y + c, k, SFX(lse_lanes)(SFX(ld)(m + c, k, (T)0), s + c)); })
-    else
+    if (sc == 1) {
+        COLS_EACH(w, c, k, { SFX(st)(y + c, k, SFX(lse_lanes)(SFX(ld)(m + c, k, (T)0), s + c)); })
+    } else {
         for (ptrdiff_t l = 0; l < w; l++) y[l] = SFX(fss_lse_scaled)(m[l], sc, s[l]);
+    }
 }
 
 /* Runs of lanes with a finite max go to the vector code; a lane with a non-finite max (rare) is a
