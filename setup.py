@@ -123,7 +123,8 @@ ext = Extension(
     ],
     include_dirs=["include", CORE, numpy.get_include()],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
-    depends=[os.path.join(CORE, f) for f in os.listdir(CORE)] + [os.path.join("include", "fastsoftmax.h")],
+    depends=[os.path.join(CORE, f) for f in os.listdir(CORE)]
+    + [os.path.join("include", "fastsoftmax.h"), os.path.join("src", "fastsoftmax", "_recycle.h")],
 )
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})

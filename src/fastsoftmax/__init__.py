@@ -9,6 +9,9 @@ last place of a float64 reference (see the README for the exact contract).
 Environment, read once at import:
     FASTSOFTMAX_MAX_ISA      cap the instruction set: scalar < avx2 < avx512 (x86-64), scalar < neon
     FASTSOFTMAX_NUM_THREADS  default thread count (an integer >= 1)
+    FASTSOFTMAX_RECYCLE      0: do not recycle the memory of large results (1, the default: results of
+                             32 MiB and more reuse the latest such block freed, kept with MADV_FREE so
+                             that the kernel may reclaim it; see src/fastsoftmax/_recycle.h)
 """
 import operator
 import os
@@ -98,8 +101,18 @@ def show_config():
         + (f" (capped by FASTSOFTMAX_MAX_ISA={_max_isa_env})" if _max_isa_env else ""),
         f"  OpenMP:          {('yes (' + str(omp) + ')') if omp else 'no (serial build)'}",
         f"  threads:         {get_num_threads()}",
+        f"  recycling:       {_recycling_line()}",
     ]
     print("\n".join(lines))
+
+
+def _recycling_line():
+    if not _core.recycling_available():
+        return "not available (no mmap with MADV_FREE)"
+    on, kept, reused, mapped = _core.recycling_state()
+    if not on:
+        return "off (FASTSOFTMAX_RECYCLE=0)"
+    return f"on: results of 32 MiB and more; {kept >> 20} MiB kept, {reused} reused, {mapped} mapped"
 
 
 def _configure_from_env():
@@ -121,6 +134,11 @@ def _configure_from_env():
         if not 1 <= n <= _MAX_THREADS:
             raise ValueError(f"FASTSOFTMAX_NUM_THREADS={threads!r} is not an integer in [1, {_MAX_THREADS}]")
         _core.set_num_threads(n)
+    recycle = os.environ.get("FASTSOFTMAX_RECYCLE")
+    if recycle is not None and recycle.strip():
+        if recycle.strip() not in ("0", "1"):
+            raise ValueError(f"FASTSOFTMAX_RECYCLE={recycle!r} is not 0 or 1")
+        _core.set_recycling(recycle.strip() == "1")
     return value
 
 

@@ -223,7 +223,7 @@ def _apply(op, x, axis, out, keepdims=False, where=None, scale=1.0):
         if y3 is not None and options and mask is not None and np.may_share_memory(mask, out):
             y3 = None
     if y3 is None:
-        y3 = np.empty(y_shape3, dtype=a.dtype)
+        y3 = _core.empty(y_shape3, a.dtype)
 
     if not y3.size:
         pass
@@ -293,7 +293,7 @@ def _backward(log, dy, y, axis, out, fname):
                     dx3 = None
                     break
     if dx3 is None:
-        dx3 = np.empty(shape3, dtype=work)
+        dx3 = _core.empty(shape3, work)
     if dx3.size:
         _core.backward(log, dy3, y3, dx3)
     return _finish(dx3, perm, dy_a.shape, out, rdtype)
@@ -311,11 +311,11 @@ def _elementwise(log, x, out, fname):
                 not np.may_share_memory(a, out) or _core.same_view(a, out)):
             _core.elementwise(log, flat, out.ravel(order="K"))
             return out
-        y = np.empty_like(a, order="K")
+        y = _core.empty_like(a)
         _core.elementwise(log, flat, y.ravel(order="K"))
     else:
         # Strided input: NumPy's iterator hands over buffer-sized pieces (never a full-size copy).
-        y = np.empty_like(a, order="K")
+        y = _core.empty_like(a)
         it = np.nditer([a, y], flags=["external_loop", "buffered", "zerosize_ok"],
                        op_flags=[["readonly"], ["writeonly"]], buffersize=1 << 13, order="K")
         with it:

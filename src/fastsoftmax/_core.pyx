@@ -3,10 +3,15 @@
 
 It only unpacks typed memoryviews into pointers and element strides and releases the GIL around the
 kernel; shapes, axes, dtypes, layouts and ``out=`` are normalised in Python (fastsoftmax/_api.py).
+Results of 32 MiB and more are allocated through the NumPy memory handler of _recycle.h, which reuses
+the memory of the latest such result freed.
 """
 
 cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int64_t
+
+import math
 
 import numpy as np
 
@@ -92,6 +97,91 @@ cdef extern from "fastsoftmax.h" nogil:
     int fastsoftmax_exp_f64(const double *x, double *y, Py_ssize_t n)
 
 # Operation codes, shared with _api.py.
+cdef extern from "_recycle.h":
+    int FSR_AVAILABLE
+    size_t fsr_min
+    cnp.PyDataMem_Handler *fsr_get_handler()
+    void fsr_release()
+    size_t fsr_kept_bytes()
+    size_t fsr_reused()
+    size_t fsr_mapped()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results of fsr_min (32 MiB) and more take their memory from the recycling handler of _recycle.h, which
+# keeps the latest freed block for the next result of about its size (no page faults, no zeroing).
+
+cdef object _recycler = PyCapsule_New(<void *>fsr_get_handler(), "mem_handler", NULL) if FSR_AVAILABLE else None
+cdef bint _recycling = FSR_AVAILABLE
+
+
+cdef inline bint _recycled(Py_ssize_t nbytes):
+    return _recycling and <size_t>nbytes >= fsr_min
+
+
+cdef cnp.ndarray _empty(int nd, cnp.npy_intp *dims, int t):
+    """PyArray_EMPTY(nd, dims, t, 0), from the recycler when large."""
+    cdef Py_ssize_t nbytes = 8 if t == cnp.NPY_FLOAT64 else 4
+    cdef int k
+    for k in range(nd):
+        nbytes *= dims[k]
+    if not _recycled(nbytes):
+        return cnp.PyArray_EMPTY(nd, dims, t, 0)
+    previous = cnp.PyDataMem_SetHandler(_recycler)
+    try:
+        return cnp.PyArray_EMPTY(nd, dims, t, 0)
+    finally:
+        cnp.PyDataMem_SetHandler(previous)
+
+
+def allocate(f, args, nbytes):
+    """f(*args), a NumPy allocation of nbytes, with the recycler as NumPy's handler when that is large."""
+    if not (_recycling and nbytes >= fsr_min):
+        return f(*args)
+    previous = cnp.PyDataMem_SetHandler(_recycler)
+    try:
+        return f(*args)
+    finally:
+        cnp.PyDataMem_SetHandler(previous)
+
+
+def empty(shape, dtype):
+    """np.empty(shape, dtype) for a result (the Python layer's results), from the recycler when large."""
+    dt = np.dtype(dtype)
+    return allocate(np.empty, (shape, dt), math.prod(shape) * dt.itemsize)
+
+
+def empty_like(cnp.ndarray a):
+    """np.empty_like(a, order="K") for a result, from the recycler when large."""
+    return allocate(np.empty_like, (a, None, "K"), a.nbytes)
+
+
+def recycling_available():
+    """Whether this build can recycle large results (mmap and MADV_FREE)."""
+    return bool(FSR_AVAILABLE)
+
+
+def set_recycling(bint on):
+    """Turn the recycling of large results on or off (off also unmaps the kept block); returns the
+    previous setting.  Arrays already allocated are freed by the handler that allocated them."""
+    global _recycling
+    previous = _recycling
+    _recycling = on and FSR_AVAILABLE
+    if not _recycling:
+        fsr_release()
+    return bool(previous)
+
+
+def recycling_state():
+    """(on, bytes kept, blocks reused, blocks mapped) of the recycler since the start."""
+    return bool(_recycling), fsr_kept_bytes(), fsr_reused(), fsr_mapped()
+
+
+def release_memory():
+    """Unmap the block the recycler keeps, if any."""
+    fsr_release()
+
+
 cdef enum:
     OP_SOFTMAX = 0
     OP_LOG_SOFTMAX = 1
@@ -351,7 +441,7 @@ def fast_elementwise(bint log, x):
     if not _plain(a):
         return None
     cdef int t = cnp.PyArray_TYPE(a)
-    cdef cnp.ndarray y = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t, 0)
+    cdef cnp.ndarray y = _empty(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a), t)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
     cdef const void *px = cnp.PyArray_DATA(a)
     cdef void *py = cnp.PyArray_DATA(y)
@@ -424,11 +514,11 @@ cdef object _fast(int op, x, axis, out, bint keepdims):
             for k in range(nd - 1):
                 kdims[k] = dims[k]
             kdims[nd - 1] = 1
-            y = cnp.PyArray_EMPTY(nd, kdims, t, 0)
+            y = _empty(nd, kdims, t)
         elif op == 2:
-            y = cnp.PyArray_EMPTY(nd - 1, dims, t, 0)
+            y = _empty(nd - 1, dims, t)
         else:
-            y = cnp.PyArray_EMPTY(nd, dims, t, 0)
+            y = _empty(nd, dims, t)
     else:
         if op == 2 or type(out) is not np.ndarray:
             return None

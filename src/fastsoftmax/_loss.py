@@ -90,7 +90,7 @@ def _fast(logits, target, axis, reduction, eps, grad):
     n = logits.shape[-1]
     samples = target.size
     loss = np.empty(target.shape, dtype=logits.dtype)
-    g = np.empty_like(logits) if grad else None
+    g = _core.empty_like(logits) if grad else None
     scale = 1.0 / samples if reduction == "mean" else 1.0
     if _core.cross_entropy(logits.reshape(samples, n, 1), target.reshape(samples, 1), None, None, None, eps,
                            loss.reshape(samples, 1), None if g is None else g.reshape(samples, n, 1),
@@ -154,7 +154,7 @@ def _cross_entropy(logits, target, axis, reduction, weight, ignore_index, label_
         if not math.isfinite(grad_scale):
             grad_scale = 0.0
     loss2 = np.empty((outer, inner), dtype=a.dtype)
-    g3 = np.empty(shape3, dtype=a.dtype) if grad else None
+    g3 = _core.empty(shape3, a.dtype) if grad else None
     if loss2.size:
         if _core.cross_entropy(x3, t2, p3, w, ignore_index, eps, loss2, g3, grad_scale) >= 0:
             _raise_if_bad(hard, n, ignore_index, fname)  # the C core found one; name the first
