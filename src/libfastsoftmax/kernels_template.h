@@ -792,24 +792,21 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
  * one, and log(sum) keeps the difference.) */
 #define COL_PARTS(n) ((n) > SHORT_V * W ? W : 1)
 
-/* s[0..W) = the W lanes' totals (all W: the lanes past a block's last one hold sums of the fill) */
-FSS_INLINE void SFX(cols_totals)(const A *part, ptrdiff_t parts, double *s) {
-    if (parts == 1) {
-        AOP(lanes)(part[0], s);
-        return;
-    }
+/* s[0..W) = the W lanes' totals from their W parts each (all W lanes: those past a block's last one
+ * hold sums of the fill) */
+FSS_INLINE void SFX(cols_totals)(const A *part, double *s) {
 #if FSS_TPL_F32
     double v[W][W], t[W];
-    for (ptrdiff_t q = 0; q < parts; q++) AOP(lanes)(part[q], v[q]);
+    for (ptrdiff_t q = 0; q < W; q++) AOP(lanes)(part[q], v[q]);
     for (ptrdiff_t l = 0; l < W; l++) {
-        for (ptrdiff_t q = 0; q < parts; q++) t[q] = v[q][l];
+        for (ptrdiff_t q = 0; q < W; q++) t[q] = v[q][l];
         s[l] = af_total_of(t);
     }
 #else
     double hi[W][W], lo[W][W], th[W], tl[W];
-    for (ptrdiff_t q = 0; q < parts; q++) ad_parts(part[q], hi[q], lo[q]);
+    for (ptrdiff_t q = 0; q < W; q++) ad_parts(part[q], hi[q], lo[q]);
     for (ptrdiff_t l = 0; l < W; l++) {
-        for (ptrdiff_t q = 0; q < parts; q++) {
+        for (ptrdiff_t q = 0; q < W; q++) {
             th[q] = hi[q][l];
             tl[q] = lo[q][l];
         }
@@ -834,10 +831,10 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
 #define COL_TERM(j) SFX(col_term)(x + (j) * xs + c, store ? y + (j) * ys + c : NULL, k, vm, vs, store, scaled)
     COLS_EACH(w, c, k, {
         const V vm = SFX(ld)(m + c, k, (T)0);
-        if (COL_PARTS(n) == 1) { /* one accumulator, kept in registers */
+        if (COL_PARTS(n) == 1) { /* one accumulator, kept in registers (its address never taken) */
             A a = AOP(zero)();
             for (ptrdiff_t j = 0; j < n; j++) a = AOP(add)(a, COL_TERM(j));
-            SFX(cols_totals)(&a, 1, s + c);
+            AOP(lanes)(a, s + c);
         } else {
             A part[W];
             for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(zero)();
@@ -845,7 +842,7 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
             for (; j + W <= n; j += W)
                 FSS_UNROLL for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(add)(part[q], COL_TERM(j + q));
             for (; j < n; j++) part[j % W] = AOP(add)(part[j % W], COL_TERM(j));
-            SFX(cols_totals)(part, W, s + c);
+            SFX(cols_totals)(part, s + c);
         }
     })
 #undef COL_TERM
@@ -885,7 +882,7 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
             if (store) SFX(st)(y + j * ys + c, k, t0);
             part[j % W] = AOP(add)(part[j % W], t0);
         }
-        SFX(cols_totals)(part, W, s + c);
+        SFX(cols_totals)(part, s + c);
     })
 }
 
