@@ -539,6 +539,49 @@ def test_column_block_width_never_changes_bits(isa, func, dtype, restore_threads
     assert not failures, f"[{isa}] {func} {np.dtype(dtype).name}:\n  " + "\n  ".join(failures[:12])
 
 
+@pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_packed_column_blocks_same_bits(isa, func, dtype, restore_threads):
+    """Long slices over an axis whose rows lie a power of two apart are computed in a dense copy of each
+    column block (fss_col_pack: here 1 or 2 KiB between rows, 300-1000 rows).  Every slice must get its
+    row-path bits there too: with special lanes (all -inf, +inf, NaN, |max| beyond XB_MAX) next to
+    ordinary ones, with a scale, in place, over a middle axis, and at 1 and 2 threads."""
+    rng = np.random.default_rng(13)
+    f = func_by_name(func)
+    n_inner = [(1000, 256), (300, 512)] if dtype == np.float32 else [(300, 256)]
+    failures = []
+    for n, inner in n_inner:
+        maxima = rng.uniform(-20, 20, inner)
+        maxima[5] = 2 * xb_max(isa, dtype)
+        x = make_rows(rng, dtype, maxima, n, -spread(dtype) / 4)  # (inner, n): one row per slice
+        x[0] = -np.inf
+        x[1, 7] = np.inf
+        x[2, 9] = np.nan
+        for scale in (1.0, 0.37):
+            with np.errstate(all="ignore"):
+                rows = call_on_isa(isa, f, x, -1, scale=scale)
+            xt = np.ascontiguousarray(x.T)  # (n, inner): the slices are its columns
+            for nt in (1, 2):
+                fs.set_num_threads(nt)
+                with np.errstate(all="ignore"):
+                    got = {"axis 0": call_on_isa(isa, f, xt, 0, scale=scale)}
+                    mid = np.ascontiguousarray(np.stack([xt, xt[:, ::-1]], axis=0))  # (2, n, inner)
+                    r = call_on_isa(isa, f, mid, 1, scale=scale)
+                    got["middle axis"] = r[0]
+                    if func != "logsumexp":
+                        xc = xt.copy()
+                        call_on_isa(isa, f, xc, 0, scale=scale, out=xc)
+                        got["in place"] = xc
+                for name, g in got.items():
+                    g = g if func == "logsumexp" else g.T
+                    if not same_bits(g, rows):
+                        ne = (g != rows) & ~(np.isnan(g) & np.isnan(rows))
+                        bad = np.flatnonzero(ne.any(axis=-1) if ne.ndim == 2 else ne)
+                        failures.append(f"n={n} inner={inner} scale={scale} threads={nt} {name}: "
+                                        f"slices {bad[:8].tolist()} differ")
+    assert not failures, f"[{isa}] {func} {np.dtype(dtype).name}:\n  " + "\n  ".join(failures[:12])
+
+
 # ---------------------------------------------------------------- large |max|: log_softmax, logsumexp
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

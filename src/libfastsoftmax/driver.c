@@ -3,6 +3,7 @@
  * OpenMP over independent tasks (see driver_template.h).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fastsoftmax.h"
 #include "fss_internal.h"

@@ -7,7 +7,9 @@
  *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), and
  *            rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
- *            fss_col_block), vectorised across inner and strided along n (no transpose copy);
+ *            fss_col_block), vectorised across inner and strided along n (no transpose copy); a block
+ *            whose rows lie a power of two apart is computed in a dense copy in the thread's scratch
+ *            (n * cb elements, at most 128 KiB; fss_col_pack), which is read and written once;
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
  * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other
@@ -90,6 +92,7 @@ typedef struct {
     int mode, status;
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
     ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_block) */
+    int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_pack) */
 } SFX(job);
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
@@ -120,6 +123,17 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         ptrdiff_t w = j->inner - i0 < cb ? j->inner - i0 : cb;
         const T *xb = j->x + o * j->xs0 + i0;
         T *yb = j->y + o * j->ys0 + i0;
+        if (j->pack) { /* the block, rows w apart, in place in buf; then its rows back to y */
+            for (ptrdiff_t r = 0; r < n; r++) memcpy(buf + r * w, xb + r * j->xs1, (size_t)w * sizeof(T));
+            if (op == FSS_OP_LOGSUMEXP) {
+                K->SFX(logsumexp_cols)(buf, w, yb, n, w, j->scale);
+                return;
+            }
+            if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(buf, w, buf, w, n, w, j->scale);
+            else K->SFX(log_softmax_cols)(buf, w, buf, w, n, w, j->scale);
+            for (ptrdiff_t r = 0; r < n; r++) memcpy(yb + r * j->ys1, buf + r * w, (size_t)w * sizeof(T));
+            return;
+        }
         if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
         else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
         else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w, j->scale);
@@ -182,6 +196,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     } else if (xs2 == 1 && ys2 == 1) {
         j.mode = FSS_COLS;
         j.cb = fss_col_block(n, sizeof(T));
+        j.pack = fss_col_pack(n, xs1, ys1, j.cb, sizeof(T));
         tasks = outer * ((inner + j.cb - 1) / j.cb);
     } else {
         j.mode = FSS_GENERIC;
@@ -204,7 +219,9 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     /* an output larger than the last-level cache cannot stay there: write it without reading it first */
     j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && op != FSS_OP_LOGSUMEXP &&
                (size_t)outer * (size_t)n * sizeof(T) >= FSS_STREAM_MIN;
-    fss_for_tasks(nt, tasks, j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0, SFX(task), &j, &j.status);
+    size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
+    if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);
+    fss_for_tasks(nt, tasks, scratch, SFX(task), &j, &j.status);
     return j.status;
 }
 

@@ -45,6 +45,25 @@ static inline ptrdiff_t fss_col_block(ptrdiff_t n, size_t size) {
     return cb;
 }
 
+/* The largest power of two dividing a stride of `bytes`, at most 64 KiB (64 KiB apart is one L2 set of
+ * this machine's 512 KiB 8-way L2, one L1 set many times over). */
+static inline size_t fss_stride_align(ptrdiff_t stride, size_t size) {
+    size_t b = (size_t)(stride < 0 ? -stride : stride) * size, low = b & (~b + 1);
+    return b == 0 || low > ((size_t)64 << 10) ? (size_t)64 << 10 : low;
+}
+
+/* Whether the column blocks of a call are computed in a dense copy (the thread's scratch, n * cb elements,
+ * rows cb apart), read once from x and written once to y, rather than where they lie.  The kernels take
+ * three passes over a block; that only pays when the block fits in L2 but its rows do not: rows a
+ * multiple of a large power of two apart share few cache sets (1 KiB apart, every 64th row of x and of y
+ * lands in one 8-way L2 set), and a long block then evicts itself between passes.  So: long slices
+ * (n > 64), a block within the L2 budget, and more than 8 lines of x and y per L2 set. */
+static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_t cb, size_t size) {
+    const size_t span = (size_t)64 << 10;
+    return n > 64 && (size_t)n * (size_t)cb * size <= FSS_COL_L2_BYTES &&
+           (size_t)n * (fss_stride_align(xs, size) + (ys ? fss_stride_align(ys, size) : 0)) > 8 * span;
+}
+
 /* The three operations. */
 enum { FSS_OP_SOFTMAX, FSS_OP_LOG_SOFTMAX, FSS_OP_LOGSUMEXP };
 
