@@ -53,7 +53,7 @@ extern "C" {
 enum {
     FASTSOFTMAX_OK = 0,
     FASTSOFTMAX_EINVAL = 1, /* a null pointer with data to touch, a negative size or thread count, an unknown ISA */
-    FASTSOFTMAX_ENOMEM = 2, /* a per-thread scratch row could not be allocated */
+    FASTSOFTMAX_ENOMEM = 2, /* a per-thread scratch row (or column block) could not be allocated */
     FASTSOFTMAX_EINDEX = 3, /* a cross-entropy target outside [0, n) that is not the ignore index */
 };
 

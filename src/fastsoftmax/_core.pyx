@@ -96,7 +96,6 @@ cdef extern from "fastsoftmax.h" nogil:
     int fastsoftmax_exp_f32(const float *x, float *y, Py_ssize_t n)
     int fastsoftmax_exp_f64(const double *x, double *y, Py_ssize_t n)
 
-# Operation codes, shared with _api.py.
 cdef extern from "_recycle.h":
     int FSR_AVAILABLE
     size_t fsr_min
@@ -182,6 +181,7 @@ def release_memory():
     fsr_release()
 
 
+# Operation codes, shared with _api.py.
 cdef enum:
     OP_SOFTMAX = 0
     OP_LOG_SOFTMAX = 1

@@ -45,8 +45,8 @@ static inline ptrdiff_t fss_col_block(ptrdiff_t n, size_t size) {
     return cb;
 }
 
-/* The largest power of two dividing a stride of `bytes`, at most 64 KiB (64 KiB apart is one L2 set of
- * this machine's 512 KiB 8-way L2, one L1 set many times over). */
+/* The largest power of two dividing a stride (in bytes: stride * size), at most 64 KiB: addresses 64 KiB
+ * apart share a set of a 512 KiB 8-way L2 (Zen 3, 4), and of the L1 many times over. */
 static inline size_t fss_stride_align(ptrdiff_t stride, size_t size) {
     size_t b = (size_t)(stride < 0 ? -stride : stride) * size, low = b & (~b + 1);
     return b == 0 || low > ((size_t)64 << 10) ? (size_t)64 << 10 : low;
