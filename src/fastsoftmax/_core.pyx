@@ -114,23 +114,16 @@ cdef object _recycler = PyCapsule_New(<void *>fsr_get_handler(), "mem_handler", 
 cdef bint _recycling = FSR_AVAILABLE
 
 
-cdef inline bint _recycled(Py_ssize_t nbytes):
-    return _recycling and <size_t>nbytes >= fsr_min
-
-
 cdef cnp.ndarray _empty(int nd, cnp.npy_intp *dims, int t):
-    """PyArray_EMPTY(nd, dims, t, 0), from the recycler when large."""
+    """PyArray_EMPTY(nd, dims, t, 0), from the recycler when large (through allocate)."""
     cdef Py_ssize_t nbytes = 8 if t == cnp.NPY_FLOAT64 else 4
     cdef int k
     for k in range(nd):
         nbytes *= dims[k]
-    if not _recycled(nbytes):
+    if not (_recycling and <size_t>nbytes >= fsr_min):
         return cnp.PyArray_EMPTY(nd, dims, t, 0)
-    previous = cnp.PyDataMem_SetHandler(_recycler)
-    try:
-        return cnp.PyArray_EMPTY(nd, dims, t, 0)
-    finally:
-        cnp.PyDataMem_SetHandler(previous)
+    return allocate(np.empty, (tuple([dims[k] for k in range(nd)]),
+                               np.float64 if t == cnp.NPY_FLOAT64 else np.float32), nbytes)
 
 
 def allocate(f, args, nbytes):

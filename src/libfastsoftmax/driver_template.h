@@ -123,20 +123,20 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         ptrdiff_t w = j->inner - i0 < cb ? j->inner - i0 : cb;
         const T *xb = j->x + o * j->xs0 + i0;
         T *yb = j->y + o * j->ys0 + i0;
-        if (j->pack) { /* the block, rows w apart, in place in buf; then its rows back to y */
-            for (ptrdiff_t r = 0; r < n; r++) memcpy(buf + r * w, xb + r * j->xs1, (size_t)w * sizeof(T));
-            if (op == FSS_OP_LOGSUMEXP) {
-                K->SFX(logsumexp_cols)(buf, w, yb, n, w, j->scale);
-                return;
-            }
-            if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(buf, w, buf, w, n, w, j->scale);
-            else K->SFX(log_softmax_cols)(buf, w, buf, w, n, w, j->scale);
-            for (ptrdiff_t r = 0; r < n; r++) memcpy(yb + r * j->ys1, buf + r * w, (size_t)w * sizeof(T));
-            return;
+        const T *xp = xb;
+        T *yp = yb;
+        ptrdiff_t xs = j->xs1, ys = j->ys1;
+        if (j->pack) { /* the block, rows w apart, in buf: computed there in place, then copied to y */
+            for (ptrdiff_t r = 0; r < n; r++) memcpy(buf + r * w, xb + r * xs, (size_t)w * sizeof(T));
+            xp = buf;
+            xs = w;
+            if (op != FSS_OP_LOGSUMEXP) yp = buf, ys = w;
         }
-        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
-        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale);
-        else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w, j->scale);
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xp, xs, yp, ys, n, w, j->scale);
+        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xp, xs, yp, ys, n, w, j->scale);
+        else K->SFX(logsumexp_cols)(xp, xs, yp, n, w, j->scale);
+        if (j->pack && op != FSS_OP_LOGSUMEXP)
+            for (ptrdiff_t r = 0; r < n; r++) memcpy(yb + r * j->ys1, buf + r * w, (size_t)w * sizeof(T));
     } else {
         ptrdiff_t o = t / j->inner, i = t % j->inner;
         const T *xr = j->x + o * j->xs0 + i * j->xs2;
