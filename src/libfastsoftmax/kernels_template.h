@@ -288,11 +288,23 @@ FSS_INLINE void SFX(scaled_diff)(V x, V m, V s, V *p, V *q, const int halve) {
     *q = VOP(fma)(s, e, VOP(fms_exact)(s, d, *p));
 }
 
-/* exp(s (x - m)) with s (x - m) taken exactly (temperature / attention scaling); s doubled if HALVE. */
+/* t[k] = exp(t[k] - m) for K <= 4 vectors as expm_k, or, when SCALED, exp(s (t[k] - m)) with s (t[k] - m)
+ * taken exactly (temperature / attention scaling; 1: s, 2: s doubled for halved operands, see
+ * scaled_diff).  The K chains interleave as in exp_poly_k; each vector gets the bits it gets alone. */
+FSS_INLINE void SFX(expm_sk)(V *t, V m, V s, const int K, const int scaled) {
+    if (!scaled) {
+        SFX(expm_k)(t, m, K);
+        return;
+    }
+    V q[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) SFX(scaled_diff)(t[k], m, s, &t[k], &q[k], scaled == 2);
+    SFX(exp_reduced_k)(t, q, K);
+}
+
+/* exp(s (x - m)), one vector of expm_sk */
 FSS_INLINE V SFX(expm_s)(V x, V m, V s, const int halve) {
-    V p, q;
-    SFX(scaled_diff)(x, m, s, &p, &q, halve);
-    return SFX(exp_reduced)(p, q);
+    SFX(expm_sk)(&x, m, s, 1, halve ? 2 : 1);
+    return x;
 }
 
 static void SFX(exp)(const T *x, T *y, ptrdiff_t n) {
@@ -329,9 +341,18 @@ FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
     ptrdiff_t i = 0;
+    for (; i + 4 * W <= n; i += 4 * W) { /* four vectors' chains at a time (see exp_poly_k) */
+        V t[4];
+        FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = VOP(load)(x + i + h * W);
+        SFX(expm_sk)(t, vm, vs, 4, scaled);
+        FSS_UNROLL for (int h = 0; h < 4; h++) {
+            if (store) VOP(store)(y + i + h * W, t[h]);
+            a0 = AOP(add)(a0, t[h]);
+        }
+    }
     for (; i + W <= n; i += W) {
-        V x0 = VOP(load)(x + i);
-        V y0 = scaled ? SFX(expm_s)(x0, vm, vs, scaled == 2) : SFX(expm)(x0, vm);
+        V y0 = VOP(load)(x + i);
+        SFX(expm_sk)(&y0, vm, vs, 1, scaled);
         if (store) VOP(store)(y + i, y0);
         a0 = AOP(add)(a0, y0);
     }
@@ -823,29 +844,53 @@ FSS_INLINE V SFX(col_term)(const T *x, T *y, ptrdiff_t k, V vm, V vs, const int 
     return y0;
 }
 
+/* Four terms of a column sum, rows xs apart, their chains interleaved: col_term of each. */
+FSS_INLINE void SFX(col_terms4)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t k, V vm, V vs, V *t,
+                                const int store, const int scaled) {
+    FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = SFX(ld)(x + h * xs, k, (T)0);
+    SFX(expm_sk)(t, vm, vs, 4, scaled);
+    if (store) FSS_UNROLL for (int h = 0; h < 4; h++) SFX(st)(y + h * ys, k, t[h]);
+}
+
 /* Per-lane sums of exp(x - m) over the n rows into s (whole vectors of lanes); y = exp(x - m) stored if
  * STORE.  scaled as in expsum_any: 0 none, 1 sc (x - m), 2 sc (x/2 - m/2). */
 FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                      const T *m, double *s, const int store, T sc, const int scaled) {
     const V vs = VOP(set1)(sc);
 #define COL_TERM(j) SFX(col_term)(x + (j) * xs + c, store ? y + (j) * ys + c : NULL, k, vm, vs, store, scaled)
+#define COL_TERMS(j, t) SFX(col_terms4)(x + (j) * xs + c, xs, store ? y + (j) * ys + c : NULL, ys, k, vm, vs, t, store, scaled)
     COLS_EACH(w, c, k, {
         const V vm = SFX(ld)(m + c, k, (T)0);
+        ptrdiff_t j = 0;
         if (COL_PARTS(n) == 1) { /* one accumulator, kept in registers (its address never taken) */
             A a = AOP(zero)();
-            for (ptrdiff_t j = 0; j < n; j++) a = AOP(add)(a, COL_TERM(j));
+            for (; j + 4 <= n; j += 4) { /* four rows' chains at a time (see exp_poly_k), added in order */
+                V t[4];
+                COL_TERMS(j, t);
+                FSS_UNROLL for (int h = 0; h < 4; h++) a = AOP(add)(a, t[h]);
+            }
+            for (; j < n; j++) a = AOP(add)(a, COL_TERM(j));
             AOP(lanes)(a, s + c);
         } else {
             A part[W];
             for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(zero)();
-            ptrdiff_t j = 0;
-            for (; j + W <= n; j += W)
-                FSS_UNROLL for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(add)(part[q], COL_TERM(j + q));
+            for (; j + W <= n; j += W) {
+                if (W % 4 == 0) { /* four rows' chains at a time, as above */
+                    FSS_UNROLL for (ptrdiff_t q = 0; q < W; q += 4) {
+                        V t[4];
+                        COL_TERMS(j + q, t);
+                        FSS_UNROLL for (int h = 0; h < 4; h++) part[(q + h) % W] = AOP(add)(part[(q + h) % W], t[h]);
+                    }
+                } else {
+                    FSS_UNROLL for (ptrdiff_t q = 0; q < W; q++) part[q] = AOP(add)(part[q], COL_TERM(j + q));
+                }
+            }
             for (; j < n; j++) part[j % W] = AOP(add)(part[j % W], COL_TERM(j));
             SFX(cols_totals)(part, s + c);
         }
     })
 #undef COL_TERM
+#undef COL_TERMS
 }
 
 /* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX, n > SHORT_V W).  With STORE the terms
@@ -1065,7 +1110,8 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
     const V vs = VOP(set1)(sc);
     A a = AOP(zero)();
     ptrdiff_t j = 0;
-    for (; !scaled && j + 2 <= n; j += 2) { /* two at a time: their chains interleave (see expx_k) */
+    for (; !scaled && j + 2 <= n; j += 2) { /* two at a time: their chains interleave (see exp_poly_k; four
+                                            * at a time spill c[] and are slower, 65536 x 10) */
         V t[2] = {c[j], c[j + 1]};
         SFX(expm_k)(t, vm, 2);
         if (op == FSS_OP_SOFTMAX) c[j] = t[0], c[j + 1] = t[1];
