@@ -7,9 +7,9 @@
  *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), and
  *            rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
- *            fss_col_block), vectorised across inner and strided along n (no transpose copy); a block
+ *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
  *            whose rows lie a power of two apart is computed in a dense copy in the thread's scratch
- *            (n * cb elements, at most 128 KiB; fss_col_pack), which is read and written once;
+ *            (n * cb elements, at most 256 KiB; fss_col_pack), which is read and written once;
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
  * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other
@@ -91,8 +91,8 @@ typedef struct {
     T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
-    ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_block) */
-    int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_pack) */
+    ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_layout) */
+    int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_layout) */
 } SFX(job);
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
@@ -195,8 +195,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         }
     } else if (xs2 == 1 && ys2 == 1) {
         j.mode = FSS_COLS;
-        j.cb = fss_col_block(n, sizeof(T));
-        j.pack = fss_col_pack(n, xs1, ys1, j.cb, sizeof(T));
+        j.pack = fss_col_layout(n, xs1, ys1, sizeof(T), &j.cb);
         tasks = outer * ((inner + j.cb - 1) / j.cb);
     } else {
         j.mode = FSS_GENERIC;

@@ -52,16 +52,39 @@ static inline size_t fss_stride_align(ptrdiff_t stride, size_t size) {
     return b == 0 || low > ((size_t)64 << 10) ? (size_t)64 << 10 : low;
 }
 
-/* Whether the column blocks of a call are computed in a dense copy (the thread's scratch, n * cb elements,
- * rows cb apart), read once from x and written once to y, rather than where they lie.  The kernels take
- * three passes over a block; that only pays when the block fits in L2 but its rows do not: rows a
- * multiple of a large power of two apart share few cache sets (1 KiB apart, every 64th row of x and of y
- * lands in one 8-way L2 set), and a long block then evicts itself between passes.  So: long slices
- * (n > 64), a block within the L2 budget, and more than 8 lines of x and y per L2 set. */
-static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_t cb, size_t size) {
+/* Whether the column blocks of a call, cb lanes wide, can be computed in a dense copy (the thread's
+ * scratch, n * cb elements, rows cb apart), read once from x and written once to y, rather than where
+ * they lie.  The kernels take three passes over a block; that only pays when the block fits in L2 but
+ * its rows do not: rows a multiple of a large power of two apart share few cache sets (1 KiB apart,
+ * every 64th row of x and of y lands in one 8-way L2 set), and a long block then evicts itself between
+ * passes.  So: long slices (n > 64), a copy of at most BUDGET bytes, and more than 8 lines of x and y
+ * per L2 set. */
+static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_t cb, size_t size, size_t budget) {
     const size_t span = (size_t)64 << 10;
-    return n > 64 && (size_t)n * (size_t)cb * size <= FSS_COL_L2_BYTES &&
+    return n > 64 && (size_t)n * (size_t)cb * size <= budget &&
            (size_t)n * (fss_stride_align(xs, size) + (ys ? fss_stride_align(ys, size) : 0)) > 8 * span;
+}
+
+/* A slice too long for a block of 32 lanes in FSS_COL_L2_BYTES (fss_col_block leaves its blocks
+ * FSS_COL_BLOCK wide, and their three passes then run from L3 or memory) is, where its rows share few
+ * cache sets, packed in blocks of FSS_COL_PACK_LANES, a cache line of float32, up to FSS_COL_PACK_BYTES:
+ * (2000, 1024) float32 over axis 0 takes 16 lanes of 2000 rows (125 KiB), 1.5-2x faster than 128 lanes
+ * in place; (4000, 1024) float32 and (2000, 1024) float64 take 250 KiB, 1.5-2.2x (the copy then fills
+ * half the L2; a budget of 128 KiB for them gave no gain). */
+#define FSS_COL_PACK_LANES 16
+#define FSS_COL_PACK_BYTES ((size_t)256 << 10)
+
+/* The column layout of a call: lanes per block (*cb), and whether each block is computed in a dense
+ * copy (the return value; see fss_col_pack). */
+static inline int fss_col_layout(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, size_t size, ptrdiff_t *cb) {
+    *cb = fss_col_block(n, size);
+    if (fss_col_pack(n, xs, ys, *cb, size, FSS_COL_L2_BYTES)) return 1;
+    if ((size_t)n * (size_t)*cb * size > FSS_COL_L2_BYTES &&
+        fss_col_pack(n, xs, ys, FSS_COL_PACK_LANES, size, FSS_COL_PACK_BYTES)) {
+        *cb = FSS_COL_PACK_LANES;
+        return 1;
+    }
+    return 0;
 }
 
 /* The three operations. */
