@@ -10,6 +10,8 @@ must get the same bits whichever kernel takes it.  Covered:
 
 * every n from 1 to 40, split at the short bound 4W (n <= 4W: short_lanes and the per-row short
   kernels; 4W < n <= 40: the row kernels), row counts around multiples of W (1 .. 1000, 256 + 5);
+* medium rows (41 .. 257 elements: unscaled rows of up to 256 go two at a time through row_pair, in
+  blocks of about 16384 elements), with the same checks, and special values in one row of a pair;
   rows of different kinds in one batch (narrow and wide spreads, sums dominated by the max so that the
   order of the additions shows in the last bits, maxima beyond 2^14, nearly constant rows);
 * the accuracy contract against the high-precision reference of conftest.py;
@@ -218,6 +220,20 @@ def test_batches_beyond_short_bound(isa, func, dtype):
             f"[{isa}] {func} {np.dtype(dtype).name} rows of {lengths[0]}..{lengths[-1]}")
 
 
+MEDIUM_LENGTHS = [41, 64, 65, 100, 128, 129, 200, 255, 256, 257]
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_medium_row_batches(isa, func, dtype):
+    """Medium rows (n <= 256, FSS_PAIR_ROW) go to the short-row driver in blocks of an even number of
+    rows and two at a time to row_pair (257: one by one): every row must get the bits it gets alone
+    and through the columns, in any prefix or offset of the batch (a row's place in its pair), and
+    meet the reference."""
+    fail_if(check_batches(isa, func, dtype, MEDIUM_LENGTHS, 7),
+            f"[{isa}] {func} {np.dtype(dtype).name} medium rows")
+
+
 # ---------------------------------------------------------------- scaled
 
 def scales(dtype):
@@ -349,13 +365,14 @@ def test_special_value_in_a_block(isa, func, dtype):
     row 2W - 1 (the last lane of a block), the last row (left over), or in rows 0, W + 1, 2W + 2 and
     3W - 1 (three blocks; several in one block when W is small): the result to the
     reference; every row the same bits alone and through the columns; rows without the special
-    value the same bits as in the clean batch (their block fell back to the per-row kernels)."""
+    value the same bits as in the clean batch (their block fell back to the per-row kernels; for the
+    medium rows n = 65, 128, 256, the pair holding the special row falls back to SFX(row))."""
     f = func_by_name(func)
     W = width(isa, dtype)
     R = 3 * W + 5
     B = short_bound(isa, dtype)
     failures = []
-    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, B - 1, B, B + 1} - {0})
+    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65, 128, 256, B - 1, B, B + 1} - {0})
     for n in lengths:
         rng = np.random.default_rng([6, n])
         base = make_batch(rng, dtype, R, n)

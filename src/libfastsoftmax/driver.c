@@ -23,9 +23,13 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * measure on: 32 MiB) write it by non-temporal stores. */
 #define FSS_STREAM_MIN ((size_t)32 << 20)
 
-/* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time. */
+/* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time.  So do unscaled rows
+ * of up to FSS_PAIR_ROW elements (two at a time in the kernel, see row_pair), in blocks of about
+ * FSS_ROW_BLOCK_ELEMS elements, unless their output is to be streamed (FSS_STREAM_MIN). */
 #define FSS_SHORT_ROW 64
 #define FSS_ROW_BLOCK 256
+#define FSS_PAIR_ROW 256
+#define FSS_ROW_BLOCK_ELEMS 16384
 #define FSS_CHUNK (1 << 15)
 
 /* The byte range [lo, hi) touched by a strided 3-D view (dims all >= 1). */

@@ -4,8 +4,10 @@
  *
  * Layouts, chosen per call:
  *   rows     inner == 1 and unit stride along n: one row kernel call per slice; rows of at most
- *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), and
- *            rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share (long_row);
+ *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), as do
+ *            unscaled rows of up to FSS_PAIR_ROW (in blocks of about FSS_ROW_BLOCK_ELEMS elements, two
+ *            rows at a time), and rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share
+ *            (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
  *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
  *            whose rows lie a power of two apart is computed in a dense copy in the thread's scratch
@@ -93,6 +95,7 @@ typedef struct {
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
     ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_layout) */
     int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_layout) */
+    ptrdiff_t rb; /* FSS_SHORT_ROWS: rows per task */
 } SFX(job);
 
 /* Task t of a job: a row, a block of short rows, a block of columns, or (generic) one gathered slice
@@ -112,7 +115,7 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
             j->status = st;
         }
     } else if (j->mode == FSS_SHORT_ROWS) {
-        ptrdiff_t r0 = t * FSS_ROW_BLOCK, nr = j->outer - r0 < FSS_ROW_BLOCK ? j->outer - r0 : FSS_ROW_BLOCK;
+        ptrdiff_t r0 = t * j->rb, nr = j->outer - r0 < j->rb ? j->outer - r0 : j->rb;
         K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale);
     } else if (j->mode == FSS_ROWS) { /* static scheduling: this thread's next row is t + 1 */
         const T *xr = j->x + t * j->xs0;
@@ -191,8 +194,18 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         tasks = outer;
         if (n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
             j.mode = FSS_SHORT_ROWS;
-            tasks = (outer + FSS_ROW_BLOCK - 1) / FSS_ROW_BLOCK;
+            j.rb = FSS_ROW_BLOCK;
+        } else if (n <= FSS_PAIR_ROW && scale == 1 &&
+                   (op == FSS_OP_LOGSUMEXP || (size_t)outer * (size_t)n * sizeof(T) < FSS_STREAM_MIN)) {
+            /* blocks of an even number of rows (two at a time in the kernel), of about
+             * FSS_ROW_BLOCK_ELEMS elements but at least 8 blocks per thread (a balanced split) */
+            const int nt = fss_threads(nthreads, outer * n, PTRDIFF_MAX);
+            const ptrdiff_t share = (outer + 8 * (ptrdiff_t)nt - 1) / (8 * (ptrdiff_t)nt);
+            j.mode = FSS_SHORT_ROWS;
+            j.rb = FSS_ROW_BLOCK_ELEMS / n < share ? FSS_ROW_BLOCK_ELEMS / n : share;
+            j.rb = (j.rb + 1) & ~(ptrdiff_t)1;
         }
+        if (j.mode == FSS_SHORT_ROWS) tasks = (outer + j.rb - 1) / j.rb;
     } else if (xs2 == 1 && ys2 == 1) {
         j.mode = FSS_COLS;
         j.pack = fss_col_layout(n, xs1, ys1, sizeof(T), &j.cb);

@@ -105,8 +105,8 @@ typedef struct fss_kernels {
     void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to four vectors go W at a time, transposed so that each row is a lane
-     * (the rest two at a time).  Same bits as the row kernels row by row.  On s * x (s > 0 finite; 1:
-     * plain). */
+     * (the rest two at a time), and longer rows of x (s = 1) two at a time.  Same bits as the row
+     * kernels row by row.  On s * x (s > 0 finite; 1: plain). */
     void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
                      float s);
     void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,

@@ -645,6 +645,37 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
 
+/* Two rows of op (n > SHORT_V W), each with the bits SFX(row) gives it.  The passes of both are issued
+ * side by side (both maxima, both exp sums, both output passes), so that the serial steps of one row
+ * (the max's reduction and the exp base set up from it, the sum's total, 1/sum or its log) overlap the
+ * other's arithmetic: on rows that fit in L1, most of those steps are otherwise exposed (one float32
+ * row of 128 elements costs about a third more than its share of a long row's time).  NEXT0 and NEXT1
+ * (the rows to come, or NULL) are prefetched during the exp passes, as in SFX(row). */
+static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n, const T *next0,
+                          const T *next1) {
+    const T m0 = SFX(rmax)(x0, n), m1 = SFX(rmax)(x1, n);
+    if (!(fabs(m0) <= XB_MAX && fabs(m1) <= XB_MAX)) { /* an infinite, NaN or large max: one by one */
+        SFX(row)(op, x0, y0, n, NULL, NULL);
+        SFX(row)(op, x1, y1, n, NULL, NULL);
+        return;
+    }
+    if (op == FSS_OP_SOFTMAX) {
+        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0), s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1);
+        SFX(out_pass)(y0, y0, n, (T)(1.0 / s0), 0, 0, 0);
+        SFX(out_pass)(y1, y1, n, (T)(1.0 / s1), 0, 0, 0);
+        return;
+    }
+    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0), s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1);
+    const double L0 = fss_log_sum(s0), L1 = fss_log_sum(s1);
+    if (op == FSS_OP_LOGSUMEXP) {
+        *y0 = (T)((double)m0 + L0);
+        *y1 = (T)((double)m1 + L1);
+    } else {
+        SFX(logsub_any)(x0, y0, n, m0, L0, 0);
+        SFX(logsub_any)(x1, y1, n, m1, L1, 0);
+    }
+}
+
 static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_SOFTMAX, x, y, n, NULL, NULL); }
 static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_LOG_SOFTMAX, x, y, n, NULL, NULL); }
 static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
@@ -1177,7 +1208,13 @@ static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
         else SFX(short_rows_op)(FSS_OP_LOGSUMEXP, x, xs, y, ys, rows, n, s);
         return;
     }
-    for (ptrdiff_t r = 0; r < rows; r++) {
+    ptrdiff_t r = 0;
+    for (; s == 1 && r + 2 <= rows; r += 2) { /* the next pair's rows are prefetched meanwhile */
+        const T *x0 = x + r * xs;
+        SFX(row_pair)(op, x0, x0 + xs, y + r * ys, y + (r + 1) * ys, n, r + 2 < rows ? x0 + 2 * xs : NULL,
+                      r + 3 < rows ? x0 + 3 * xs : NULL);
+    }
+    for (; r < rows; r++) {
         if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);
         else if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
         else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax)(x + r * xs, y + r * ys, n);
