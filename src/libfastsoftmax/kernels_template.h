@@ -889,7 +889,8 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
                                      const T *m, double *s, const int store, T sc, const int scaled) {
     const V vs = VOP(set1)(sc);
 #define COL_TERM(j) SFX(col_term)(x + (j) * xs + c, store ? y + (j) * ys + c : NULL, k, vm, vs, store, scaled)
-#define COL_TERMS(j, t) SFX(col_terms4)(x + (j) * xs + c, xs, store ? y + (j) * ys + c : NULL, ys, k, vm, vs, t, store, scaled)
+#define COL_TERMS(j, t) \
+    SFX(col_terms4)(x + (j) * xs + c, xs, store ? y + (j) * ys + c : NULL, ys, k, vm, vs, t, store, scaled)
     COLS_EACH(w, c, k, {
         const V vm = SFX(ld)(m + c, k, (T)0);
         ptrdiff_t j = 0;
