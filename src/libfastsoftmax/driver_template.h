@@ -188,6 +188,11 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         xs0 = ys0 = 0;
     }
     SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0, 0};
+    int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
+    /* an output larger than the last-level cache cannot stay there: rows write it without reading it
+     * first (j.stream, below) */
+    const int large_out =
+        op != FSS_OP_LOGSUMEXP && (size_t)outer * (size_t)n * (size_t)inner * sizeof(T) >= FSS_STREAM_MIN;
     ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
@@ -195,11 +200,9 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         if (n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK;
-        } else if (n <= FSS_PAIR_ROW && scale == 1 &&
-                   (op == FSS_OP_LOGSUMEXP || (size_t)outer * (size_t)n * sizeof(T) < FSS_STREAM_MIN)) {
+        } else if (n <= FSS_PAIR_ROW && scale == 1 && !large_out) {
             /* blocks of an even number of rows (two at a time in the kernel), of about
              * FSS_ROW_BLOCK_ELEMS elements but at least 8 blocks per thread (a balanced split) */
-            const int nt = fss_threads(nthreads, outer * n, PTRDIFF_MAX);
             const ptrdiff_t share = (outer + 8 * (ptrdiff_t)nt - 1) / (8 * (ptrdiff_t)nt);
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK_ELEMS / n < share ? FSS_ROW_BLOCK_ELEMS / n : share;
@@ -219,7 +222,6 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         const ptrdiff_t xst[3] = {xs0, xs1, xs2}, yst[3] = {ys0, ys1, ys2};
         return SFX(run_opt)(op, K, x, y, outer, n, inner, xst, yst, NULL, NULL, scale, nthreads);
     }
-    int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
     if (j.mode == FSS_ROWS && n >= FSS_SPLIT_MIN && outer < nt) { /* too few rows to go round: split them */
         for (ptrdiff_t o = 0; o < outer; o++) {
             int st = SFX(long_row)(op, K, x + o * xs0, y + o * ys0, n, nt);
@@ -228,9 +230,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         return FASTSOFTMAX_OK;
     }
     if (nt > tasks) nt = (int)tasks;
-    /* an output larger than the last-level cache cannot stay there: write it without reading it first */
-    j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && op != FSS_OP_LOGSUMEXP &&
-               (size_t)outer * (size_t)n * sizeof(T) >= FSS_STREAM_MIN;
+    j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && large_out;
     size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
     if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);
     fss_for_tasks(nt, tasks, scratch, SFX(task), &j, &j.status);
