@@ -23,6 +23,7 @@ typedef __m512d vd;
 #define VF_W 16
 #define VD_W 8
 #define FSS_FUSED 1 /* v_fma is one rounding */
+#define FSS_ROUND_SCALE 1 /* v_round and v_ldexp are one instruction each (vrndscale, vscalef): expx uses them */
 
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }

@@ -28,7 +28,8 @@
  *   a_zero() a_add(a, v) a_lanes(a, double *out) a_total(a)
  * float sums are accumulated in double; double sums are compensated (a TwoSum per add) (softmax adds
  * four terms in T before that: see expsum_x).
- * Each ISA file also says whether v_fma is fused (FSS_FUSED).
+ * Each ISA file also says whether v_fma is fused (FSS_FUSED), and may set FSS_ROUND_SCALE where v_round
+ * and v_ldexp are single instructions (expx then uses them: the same bits in fewer operations).
  *
  * Algorithm per slice (three passes, exp computed once and stored):
  *   m = max(x);  y = exp(x - m), s = sum(y);  softmax = y * (1/s),  log_softmax = (x - m) - log(s),
@@ -39,6 +40,10 @@
  * rounding error (a TwoSum), which is folded into the reduced argument (expm).  (x - m) - log(s) is
  * x - ch - cl with ch + cl = m + log(s) (lse_split): two roundings, each relative to the result.
  */
+
+#ifndef FSS_ROUND_SCALE
+#define FSS_ROUND_SCALE 0
+#endif
 
 #if FSS_TPL_F32
 #define T float
@@ -216,6 +221,23 @@ FSS_INLINE SFX(xbase) SFX(xbase_of)(V m) {
  * the first reduction step only j is kept: j - jm is n - N exactly (both in j's binade, integers), and
  * j < jlow exactly where n - N < -126 (-1022) or n left the binade below; NaN compares false. */
 FSS_INLINE void SFX(expx_k)(V *t, const SFX(xbase) *b, const int K) {
+#if FSS_ROUND_SCALE
+    /* With a rounding instruction and an exact scaling one (AVX-512's vrndscale, vscalef): n = round(u),
+     * the same n as j's rounding wherever j - jm > -127 (|u| < 2^22, 2^51 there); q = n - N exactly;
+     * exp(r) 2^q by scaling, 0 where q < -126 (-1022).  The same bits as below, in 4 operations fewer
+     * per vector (n from j: add and subtract; 2^q: subtract, shift and multiply; the flush: compare
+     * and mask).  N = jm - XB_MAGIC is exact. */
+    const V N = VOP(sub)(b->jm, VSET(XB_MAGIC)), nf = VOP(sub)(VSET(0), b->f);
+    V q[4], r[4], p[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) {
+        const V n = VOP(round)(VOP(fma)(t[k], VSET(EXP_LOG2E), nf));
+        q[k] = VOP(sub)(n, N);
+        r[k] = VOP(sub)(VOP(fma)(n, VSET(-EXP_LN2_HI), t[k]), b->m1);
+    }
+    FSS_UNROLL for (int k = 0; k < K; k++) r[k] = VOP(fma)(q[k], VSET(-EXP_LN2_LO), r[k]);
+    SFX(exp_poly_k)(p, r, K);
+    FSS_UNROLL for (int k = 0; k < K; k++) t[k] = VOP(zero_below)(VOP(ldexp)(p[k], q[k]), q[k], VSET(-XB_LOW));
+#else
     V j[4], r[4], p[4];
     FSS_UNROLL for (int k = 0; k < K; k++) {
         V n;
@@ -225,6 +247,7 @@ FSS_INLINE void SFX(expx_k)(V *t, const SFX(xbase) *b, const int K) {
     FSS_UNROLL for (int k = 0; k < K; k++) r[k] = VOP(fma)(VOP(sub)(j[k], b->jm), VSET(-EXP_LN2_LO), r[k]);
     SFX(exp_poly_k)(p, r, K);
     FSS_UNROLL for (int k = 0; k < K; k++) t[k] = VOP(zero_below)(VOP(mul)(p[k], VOP(pow2_sub)(j[k], b->jb)), j[k], b->jlow);
+#endif
 }
 
 FSS_INLINE V SFX(expx)(V x, const SFX(xbase) *b) {
