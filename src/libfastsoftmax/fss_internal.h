@@ -52,17 +52,34 @@ static inline size_t fss_stride_align(ptrdiff_t stride, size_t size) {
     return b == 0 || low > ((size_t)64 << 10) ? (size_t)64 << 10 : low;
 }
 
+/* Cache lines per set of a 4 KiB-span L1 (64 sets of 64 bytes: 32 KiB 8-way and 48 KiB 12-way alike)
+ * taken by n rows of `bytes` bytes, a stride whose largest power-of-two factor is `align` apart: rows
+ * that lie a multiple of 4 KiB apart all fall into the same few sets. */
+static inline size_t fss_l1_lines_per_set(ptrdiff_t n, size_t bytes, size_t align) {
+    const size_t lines = (bytes + 63) / 64, span = (size_t)4 << 10;
+    size_t sets = lines * (span / (align < span ? (align < 64 ? 64 : align) : span));
+    if (sets > 64) sets = 64;
+    return (size_t)n * lines / sets;
+}
+
 /* Whether the column blocks of a call, cb lanes wide, can be computed in a dense copy (the thread's
  * scratch, n * cb elements, rows cb apart), read once from x and written once to y, rather than where
- * they lie.  The kernels take three passes over a block; that only pays when the block fits in L2 but
- * its rows do not: rows a multiple of a large power of two apart share few cache sets (1 KiB apart,
- * every 64th row of x and of y lands in one 8-way L2 set), and a long block then evicts itself between
- * passes.  So: long slices (n > 64), a copy of at most BUDGET bytes, and more than 8 lines of x and y
- * per L2 set. */
+ * they lie.  The kernels take three passes over a block; a copy pays where the block's rows, a multiple
+ * of a power of two apart, share few cache sets and evict each other between passes:
+ * - in L2, for long slices (n > 64): rows 1 KiB apart put every 64th row of x and of y in one 8-way set
+ *   of a 512 KiB L2 (Zen 3, 4), so that a block of 128 KiB no longer stays there;
+ * - in L1, for any n, where the rows of x (or of y) alone would take more than 12 lines of one set (rows
+ *   16 KiB apart: (16, 21, 4096) over axis 1 ran 1.6x faster copied, (16, 64, 1024) 5x (Zen 5)), but not
+ *   where they spread over all sets and only a smaller block would help ((16, 200, 4000) ran 0.8x
+ *   copied), nor for x and y together (float64 (256, 10, 512), 10 lines each, ran 0.75x copied).
+ * In either case the copy is at most BUDGET bytes. */
 static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_t cb, size_t size, size_t budget) {
-    const size_t span = (size_t)64 << 10;
-    return n > 64 && (size_t)n * (size_t)cb * size <= budget &&
-           (size_t)n * (fss_stride_align(xs, size) + (ys ? fss_stride_align(ys, size) : 0)) > 8 * span;
+    const size_t span = (size_t)64 << 10, ax = fss_stride_align(xs, size), ay = ys ? fss_stride_align(ys, size) : 0;
+    if ((size_t)n * (size_t)cb * size > budget) return 0;
+    if (n > 64 && (size_t)n * (ax + ay) > 8 * span) return 1;
+    const size_t row = (size_t)cb * size, full = (size_t)n * ((row + 63) / 64) / 64; /* lines per set if spread */
+    const size_t lx = fss_l1_lines_per_set(n, row, ax), ly = ys ? fss_l1_lines_per_set(n, row, ay) : 0;
+    return (lx > 12 && lx > full) || (ly > 12 && ly > full);
 }
 
 /* A slice too long for a block of 32 lanes in FSS_COL_L2_BYTES (fss_col_block leaves its blocks
