@@ -137,17 +137,30 @@ def test_axis_repeated(func, axis):
 @pytest.mark.parametrize("func", FUNC_NAMES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_common_call_and_general_path_agree(func, dtype):
-    """The common call (plain array, last axis, defaults) is served in _core without the Python layer;
-    spellings that go through the Python layer give the same bits and the same kind of result."""
+    """The common call (plain C-contiguous array, one int axis, defaults) is served in _core without
+    the Python layer (_fast: rows for the last axis, columns for any other); spellings that go through
+    the Python layer give the same bits and the same kind of result, with and without out=."""
     f = func_by_name(func)
-    for shape in [(10,), (7, 33), (2, 3, 300)]:
+    for shape in [(10,), (7, 33), (2, 3, 300), (5, 1, 4, 3)]:
         x = data(shape, dtype)
-        fast = f(x)
-        for kwargs in [dict(axis=(-1,)), dict(axis=x.ndim - 1, scale=np.float64(1.0)),
-                       dict(axis=-1, where=np.ones(shape, bool))]:
-            general = f(x, **kwargs)
-            assert type(general) is type(fast) and np.shape(general) == np.shape(fast), kwargs
-            np.testing.assert_array_equal(general, fast, err_msg=str(kwargs))
+        for axis in range(-len(shape), len(shape)):
+            fast = f(x, axis)
+            for kwargs in [dict(axis=(axis,)), dict(axis=axis, scale=np.float64(1.0)),
+                           dict(axis=axis, where=np.ones(shape, bool))]:
+                general = f(x, **kwargs)
+                assert type(general) is type(fast) and np.shape(general) == np.shape(fast), kwargs
+                np.testing.assert_array_equal(general, fast, err_msg=f"axis={axis} {kwargs}")
+            if func == "logsumexp":
+                kept = f(x, axis, keepdims=True)
+                np.testing.assert_array_equal(kept, f(x, (axis,), keepdims=True))
+                assert kept.shape == tuple(1 if i == axis % len(shape) else s for i, s in enumerate(shape))
+            else:
+                out = np.full(shape, np.nan, dtype)
+                assert f(x, axis, out=out) is out
+                np.testing.assert_array_equal(out, fast)
+                y = x.copy()
+                assert f(y, axis, out=y) is y  # in place
+                np.testing.assert_array_equal(y, fast)
 
 
 @pytest.mark.parametrize("func", FUNC_NAMES)

@@ -70,13 +70,14 @@ def _ce_grad_axis0(x):
     return fs.cross_entropy_with_grad(x, target, axis=0)[1]
 
 
-# Every allocation site of a full-size result: the Cython fast path, the Python layer (other axes,
-# float64 from integers, backward passes), the elementwise functions (contiguous and strided) and the
+# Every allocation site of a full-size result: the Cython fast path (any one axis), the Python layer
+# (tuple axes, options, backward passes), the elementwise functions (contiguous and strided) and the
 # gradient of cross_entropy (fast path and general path).
 CALLS = {
     "softmax": lambda x: fs.softmax(x),
     "log_softmax": lambda x: fs.log_softmax(x),
     "softmax axis 0": lambda x: fs.softmax(x, axis=0),
+    "softmax axes (0,)": lambda x: fs.softmax(x, axis=(0,)),
     "log_softmax scale": lambda x: fs.log_softmax(x, scale=0.5),
     "softmax_backward": lambda x: fs.softmax_backward(x, x),
     "sigmoid": lambda x: fs.sigmoid(x),

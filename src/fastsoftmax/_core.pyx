@@ -484,32 +484,39 @@ cdef enum:
 
 
 cdef object _fast(int op, x, axis, out, bint keepdims):
-    """The common call, with no Python-level normalisation: a plain array (see _plain), axis the last
-    one, and out None (or, for softmax / log_softmax, a plain writeable array of x's shape and dtype
-    that is x itself or does not overlap it).  Returns None when the call is not of that kind."""
-    if type(x) is not np.ndarray:
+    """The common call, with no Python-level normalisation: a plain array (see _plain), axis one int in
+    range, and out None (or, for softmax / log_softmax, a plain writeable array of x's shape and dtype
+    that is x itself or does not overlap it).  Returns None when the call is not of that kind.  A C
+    array is (outer, n, inner) over any one axis: rows for the last, columns (inner > 1) for others."""
+    if type(x) is not np.ndarray or type(axis) is not int:
         return None
     cdef cnp.ndarray a = <cnp.ndarray>x
     if not _plain(a):
         return None
     cdef int nd = cnp.PyArray_NDIM(a)
-    if type(axis) is not int or (axis != -1 and axis != nd - 1):
-        return None
+    if not -nd <= axis < nd:
+        return None  # the Python layer raises AxisError
+    cdef int ax = axis + nd if axis < 0 else axis
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
-    cdef Py_ssize_t n = dims[nd - 1]
-    cdef Py_ssize_t outer = cnp.PyArray_SIZE(a) // n
+    cdef Py_ssize_t outer = 1, inner = 1, n = dims[ax]
+    cdef int k, nk = 0
+    for k in range(ax):
+        outer *= dims[k]
+    for k in range(ax + 1, nd):
+        inner *= dims[k]
     cdef int t = cnp.PyArray_TYPE(a)
     cdef cnp.ndarray y
     cdef cnp.npy_intp kdims[64]  # NPY_MAXDIMS
-    cdef int k
     if out is None:
-        if op == 2 and keepdims:
-            for k in range(nd - 1):
-                kdims[k] = dims[k]
-            kdims[nd - 1] = 1
-            y = _empty(nd, kdims, t)
-        elif op == 2:
-            y = _empty(nd - 1, dims, t)
+        if op == 2:  # the reduced axis dropped, or kept with length 1
+            for k in range(nd):
+                if k != ax:
+                    kdims[nk] = dims[k]
+                    nk += 1
+                elif keepdims:
+                    kdims[nk] = 1
+                    nk += 1
+            y = _empty(nk, kdims, t)
         else:
             y = _empty(nd, dims, t)
     else:
@@ -521,16 +528,16 @@ cdef object _fast(int op, x, axis, out, bint keepdims):
             return None
     cdef Py_ssize_t xs[3]
     cdef Py_ssize_t ys[3]
-    xs[0] = n; xs[1] = 1; xs[2] = 1
-    ys[0] = 1 if op == 2 else n; ys[1] = 1; ys[2] = 1
+    xs[0] = n * inner; xs[1] = inner; xs[2] = 1
+    ys[0] = inner if op == 2 else n * inner; ys[1] = inner; ys[2] = 1
     cdef const void *px = cnp.PyArray_DATA(a)
     cdef void *py = cnp.PyArray_DATA(y)
     cdef int status
-    if outer * n <= _GIL_HELD_UP_TO:
-        status = _call(op, t, px, py, outer, n, 1, xs, ys)
+    if outer * n * inner <= _GIL_HELD_UP_TO:
+        status = _call(op, t, px, py, outer, n, inner, xs, ys)
     else:
         with nogil:
-            status = _call(op, t, px, py, outer, n, 1, xs, ys)
+            status = _call(op, t, px, py, outer, n, inner, xs, ys)
     if status == FASTSOFTMAX_EINVAL:
         return None  # out overlaps x without being x: the C core refused it, before writing anything
     _check(status)
