@@ -1005,12 +1005,18 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
                                      ptrdiff_t w, const T *m, T sc) {
     double s[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
+    /* Rows less than a vector apart (a partial block, k < W) are scaled d rows apart, in d sweeps: a row's
+     * load then never overlaps the store just made to the row before it, which would wait for that store
+     * to complete ((1000, 10) over axis 0: 2.4x faster). */
+    const ptrdiff_t ya = ys < 0 ? -ys : ys;
     COLS_EACH(w, c, k, {
         const V vinv = SFX(inv_lanes)(s + c);
-        for (ptrdiff_t j = 0; j < n; j++) {
-            T *p = y + j * ys + c;
-            SFX(st)(p, k, VOP(mul)(SFX(ld)(p, k, (T)0), vinv));
-        }
+        const ptrdiff_t d = k < W && ya > 0 && ya < W ? (W + ya - 1) / ya : 1;
+        for (ptrdiff_t p0 = 0; p0 < d; p0++)
+            for (ptrdiff_t j = p0; j < n; j += d) {
+                T *p = y + j * ys + c;
+                SFX(st)(p, k, VOP(mul)(SFX(ld)(p, k, (T)0), vinv));
+            }
     })
 }
 
