@@ -154,6 +154,10 @@ def test_common_call_and_general_path_agree(func, dtype):
                 kept = f(x, axis, keepdims=True)
                 np.testing.assert_array_equal(kept, f(x, (axis,), keepdims=True))
                 assert kept.shape == tuple(1 if i == axis % len(shape) else s for i, s in enumerate(shape))
+                for want, kd in ((fast, False), (kept, True)):
+                    out = np.full(np.shape(want), np.nan, dtype)
+                    assert f(x, axis, keepdims=kd, out=out) is out
+                    np.testing.assert_array_equal(out, want)
             else:
                 out = np.full(shape, np.nan, dtype)
                 assert f(x, axis, out=out) is out

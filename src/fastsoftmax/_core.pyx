@@ -485,8 +485,8 @@ cdef enum:
 
 cdef object _fast(int op, x, axis, out, bint keepdims):
     """The common call, with no Python-level normalisation: a plain array (see _plain), axis one int in
-    range, and out None (or, for softmax / log_softmax, a plain writeable array of x's shape and dtype
-    that is x itself or does not overlap it).  Returns None when the call is not of that kind.  A C
+    range, and out None or a plain writeable array of the result's shape and dtype that is x itself
+    (softmax, log_softmax) or does not overlap x.  Returns None when the call is not of that kind.  A C
     array is (outer, n, inner) over any one axis: rows for the last, columns (inner > 1) for others."""
     if type(x) is not np.ndarray or type(axis) is not int:
         return None
@@ -507,25 +507,30 @@ cdef object _fast(int op, x, axis, out, bint keepdims):
     cdef int t = cnp.PyArray_TYPE(a)
     cdef cnp.ndarray y
     cdef cnp.npy_intp kdims[64]  # NPY_MAXDIMS
+    if op == 2:  # the result's shape: the reduced axis dropped, or kept with length 1
+        for k in range(nd):
+            if k != ax:
+                kdims[nk] = dims[k]
+                nk += 1
+            elif keepdims:
+                kdims[nk] = 1
+                nk += 1
     if out is None:
-        if op == 2:  # the reduced axis dropped, or kept with length 1
-            for k in range(nd):
-                if k != ax:
-                    kdims[nk] = dims[k]
-                    nk += 1
-                elif keepdims:
-                    kdims[nk] = 1
-                    nk += 1
-            y = _empty(nk, kdims, t)
-        else:
-            y = _empty(nd, dims, t)
+        y = _empty(nk, kdims, t) if op == 2 else _empty(nd, dims, t)
     else:
-        if op == 2 or type(out) is not np.ndarray:
+        if type(out) is not np.ndarray:
             return None
         y = <cnp.ndarray>out
-        if (not _plain(y) or cnp.PyArray_TYPE(y) != t or not cnp.PyArray_ISWRITEABLE(y)
-                or not cnp.PyArray_SAMESHAPE(a, y)):
+        if not _plain(y) or cnp.PyArray_TYPE(y) != t or not cnp.PyArray_ISWRITEABLE(y):
             return None
+        if op != 2 and not cnp.PyArray_SAMESHAPE(a, y):
+            return None
+        if op == 2:
+            if cnp.PyArray_NDIM(y) != nk:
+                return None
+            for k in range(nk):
+                if cnp.PyArray_DIMS(y)[k] != kdims[k]:
+                    return None
     cdef Py_ssize_t xs[3]
     cdef Py_ssize_t ys[3]
     xs[0] = n * inner; xs[1] = inner; xs[2] = 1
