@@ -69,9 +69,9 @@ static inline size_t fss_l1_lines_per_set(ptrdiff_t n, size_t bytes, size_t alig
  * - in L2, for long slices (n > 64): rows 1 KiB apart put every 64th row of x and of y in one 8-way set
  *   of a 512 KiB L2 (Zen 3, 4), so that a block of 128 KiB no longer stays there;
  * - in L1, for any n, where the rows of x (or of y) alone would take more than 12 lines of one set (rows
- *   16 KiB apart: (16, 21, 4096) over axis 1 ran 1.6x faster copied, (16, 64, 1024) 5x (Zen 5)), but not
- *   where they spread over all sets and only a smaller block would help ((16, 200, 4000) ran 0.8x
- *   copied), nor for x and y together (float64 (256, 10, 512), 10 lines each, ran 0.75x copied).
+ *   16 KiB apart: (16, 21, 4096) over axis 1 ran 1.2-1.7x faster copied, (16, 64, 1024) 2.1-5.3x, on
+ *   Zen 5), but not where they spread over all sets and only a smaller block would help ((16, 200, 4000)
+ *   ran 0.8x copied), nor for x and y together (float64 (256, 10, 512), 10 lines each, ran 0.75x).
  * In either case the copy is at most BUDGET bytes. */
 static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_t cb, size_t size, size_t budget) {
     const size_t span = (size_t)64 << 10, ax = fss_stride_align(xs, size), ay = ys ? fss_stride_align(ys, size) : 0;

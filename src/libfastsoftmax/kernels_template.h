@@ -1007,7 +1007,7 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
     /* Rows less than a vector apart (a partial block, k < W) are scaled d rows apart, in d sweeps: a row's
      * load then never overlaps the store just made to the row before it, which would wait for that store
-     * to complete ((1000, 10) over axis 0: 2.4x faster). */
+     * to complete ((1000, 10) over axis 0: 2.8x faster). */
     const ptrdiff_t ya = ys < 0 ? -ys : ys;
     COLS_EACH(w, c, k, {
         const V vinv = SFX(inv_lanes)(s + c);
