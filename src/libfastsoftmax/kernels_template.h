@@ -1058,7 +1058,9 @@ static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff
     COLS_EACH(w, c, k, {
         V vh, vl;
         SFX(lse_split_lanes)(SFX(ld)(m + c, k, (T)0), L + c, &vh, &vl);
-        COL_ROWS(j, n, k, ys, { SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(SFX(ld)(x + j * xs + c, k, (T)0), vh), vl)); });
+        COL_ROWS(j, n, k, ys, {
+            SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(SFX(ld)(x + j * xs + c, k, (T)0), vh), vl));
+        });
     })
 }
 
