@@ -53,13 +53,13 @@ static inline size_t fss_stride_align(ptrdiff_t stride, size_t size) {
 }
 
 /* Cache lines per set of a 4 KiB-span L1 (64 sets of 64 bytes: 32 KiB 8-way and 48 KiB 12-way alike)
- * taken by n rows of `bytes` bytes, a stride whose largest power-of-two factor is `align` apart: rows
- * that lie a multiple of 4 KiB apart all fall into the same few sets. */
-static inline size_t fss_l1_lines_per_set(ptrdiff_t n, size_t bytes, size_t align) {
+ * taken by n rows of `bytes` bytes, a stride whose largest power-of-two factor is `align` apart, where
+ * they crowd into fewer than all sets (rows a multiple of 4 KiB apart all fall into the same few); 0
+ * where they spread over all sets, and only a smaller block, not a copy, would keep them in the L1. */
+static inline size_t fss_l1_crowding(ptrdiff_t n, size_t bytes, size_t align) {
     const size_t lines = (bytes + 63) / 64, span = (size_t)4 << 10;
-    size_t sets = lines * (span / (align < span ? (align < 64 ? 64 : align) : span));
-    if (sets > 64) sets = 64;
-    return (size_t)n * lines / sets;
+    const size_t sets = lines * (span / (align < span ? (align < 64 ? 64 : align) : span));
+    return sets < 64 ? (size_t)n * lines / sets : 0;
 }
 
 /* Whether the column blocks of a call, cb lanes wide, can be computed in a dense copy (the thread's
@@ -77,9 +77,8 @@ static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_
     const size_t span = (size_t)64 << 10, ax = fss_stride_align(xs, size), ay = ys ? fss_stride_align(ys, size) : 0;
     if ((size_t)n * (size_t)cb * size > budget) return 0;
     if (n > 64 && (size_t)n * (ax + ay) > 8 * span) return 1;
-    const size_t row = (size_t)cb * size, full = (size_t)n * ((row + 63) / 64) / 64; /* lines per set if spread */
-    const size_t lx = fss_l1_lines_per_set(n, row, ax), ly = ys ? fss_l1_lines_per_set(n, row, ay) : 0;
-    return (lx > 12 && lx > full) || (ly > 12 && ly > full);
+    const size_t row = (size_t)cb * size;
+    return fss_l1_crowding(n, row, ax) > 12 || (ys && fss_l1_crowding(n, row, ay) > 12);
 }
 
 /* A slice too long for a block of 32 lanes in FSS_COL_L2_BYTES (fss_col_block leaves its blocks

@@ -194,6 +194,7 @@ static inline void SFX(st)(T *p, ptrdiff_t k, V v) {
  */
 typedef struct {
     V f, m1; /* m log2e - N; m - N LN2_HI */
+    V N;     /* round(m log2e - f), an integer (FSS_ROUND_SCALE takes n - N from it) */
     V jm;    /* j(m) = N + 1.5 2^p: for any x, j - jm == n - N exactly */
     V jb;    /* j(m) - bias (in j's binade: the bits of j(m) minus the bias) */
     V jlow;  /* j(m) - 126 (- 1022): j < jlow where n - N < -126 (-1022) */
@@ -208,10 +209,10 @@ FSS_INLINE void SFX(expx_n)(V x, V f, V *j, V *n) {
 /* The bases of a vector of maxima (lanes with |m| <= XB_MAX), by the vector code of expx itself. */
 FSS_INLINE SFX(xbase) SFX(xbase_of)(V m) {
     SFX(xbase) b;
-    V u = VOP(mul)(m, VSET(EXP_LOG2E)), N;
+    V u = VOP(mul)(m, VSET(EXP_LOG2E));
     b.f = VOP(sub)(u, VOP(sub)(VOP(add)(u, VSET(XB_MAGIC)), VSET(XB_MAGIC)));
-    SFX(expx_n)(m, b.f, &b.jm, &N);
-    b.m1 = VOP(fma)(N, VSET(-EXP_LN2_HI), m);
+    SFX(expx_n)(m, b.f, &b.jm, &b.N);
+    b.m1 = VOP(fma)(b.N, VSET(-EXP_LN2_HI), m);
     b.jb = VOP(sub)(b.jm, VSET(XB_BIAS));
     b.jlow = VOP(sub)(b.jm, VSET(XB_LOW));
     return b;
@@ -226,12 +227,12 @@ FSS_INLINE void SFX(expx_k)(V *t, const SFX(xbase) *b, const int K) {
      * the same n as j's rounding wherever j - jm > -127 (|u| < 2^22, 2^51 there); q = n - N exactly;
      * exp(r) 2^q by scaling, 0 where q < -126 (-1022).  The same bits as below, in 4 operations fewer
      * per vector (n from j: add and subtract; 2^q: subtract, shift and multiply; the flush: compare
-     * and mask).  N = jm - XB_MAGIC is exact. */
-    const V N = VOP(sub)(b->jm, VSET(XB_MAGIC)), nf = VOP(sub)(VSET(0), b->f);
+     * and mask). */
+    const V nf = VOP(sub)(VSET(0), b->f);
     V q[4], r[4], p[4];
     FSS_UNROLL for (int k = 0; k < K; k++) {
         const V n = VOP(round)(VOP(fma)(t[k], VSET(EXP_LOG2E), nf));
-        q[k] = VOP(sub)(n, N);
+        q[k] = VOP(sub)(n, b->N);
         r[k] = VOP(sub)(VOP(fma)(n, VSET(-EXP_LN2_HI), t[k]), b->m1);
     }
     FSS_UNROLL for (int k = 0; k < K; k++) r[k] = VOP(fma)(q[k], VSET(-EXP_LN2_LO), r[k]);
