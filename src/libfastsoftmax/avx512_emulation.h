@@ -9,6 +9,7 @@
  *    buffer, on an unmapped page) and take the other lanes from src;
  *  - masked stores write only the elements whose mask bit is set;
  *  - cvtps_pd is exact; cvtpd_ps rounds to nearest even (the C conversion in the default rounding mode);
+ *  - roundscale_ps rounds to the multiple of 2^-M that imm8[7:4] asks for (SIMDe 0.7.4's ignores it);
  *  - the reductions follow the pairwise tree of GCC's and Intel's header definitions (upper half with
  *    lower half, then again on the halves), with MAXPS semantics (a > b ? a : b: the second operand
  *    where either is NaN).
@@ -18,6 +19,7 @@
 #ifndef FSS_AVX512_EMULATION_H
 #define FSS_AVX512_EMULATION_H
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,26 @@ static inline void fss_emu_mm512_stream_pd(double *mem, simde__m512d a) {
     if ((uintptr_t)mem % 64) abort();
     memcpy(mem, &a, sizeof a);
 }
+/* ---- rounding to a multiple of 2^-M (SIMDe 0.7.4 ignores M, imm8[7:4]) ---------------------------- */
+
+/* Lane by lane: round(a 2^M) 2^-M in the mode of imm8[1:0] (nearest even, down, up, toward zero);
+ * a lane already a multiple of 2^-M (|a| >= 2^(23 - M), inf, NaN) is returned as it is. */
+static inline simde__m512 fss_emu_mm512_roundscale_ps(simde__m512 a, int imm8) {
+    float v[16];
+    const int m = (imm8 >> 4) & 15;
+    memcpy(v, &a, sizeof v);
+    for (int i = 0; i < 16; i++) {
+        if (!(fabsf(v[i]) < ldexpf(1.0f, 23 - m))) continue;
+        const float s = ldexpf(v[i], m);
+        const float r = (imm8 & 3) == 0 ? nearbyintf(s) : (imm8 & 3) == 1 ? floorf(s) : (imm8 & 3) == 2 ? ceilf(s) : truncf(s);
+        v[i] = copysignf(ldexpf(r, -m), v[i]);
+    }
+    memcpy(&a, v, sizeof v);
+    return a;
+}
+#undef _mm512_roundscale_ps
+#define _mm512_roundscale_ps(a, imm8) fss_emu_mm512_roundscale_ps((a), (imm8))
+
 /* ---- 128-bit lane shuffles (SIMDe 0.7.4 has them only under its own prefix) --------------------- */
 
 #ifndef _mm512_shuffle_f32x4

@@ -2,7 +2,7 @@
  * isa_avx512.c - kernels for AVX-512 F+DQ+BW+VL (16 floats / 8 doubles per vector).  Compiled with
  * -mavx512f -mavx512dq -mavx512bw -mavx512vl (and AVX2/FMA); reached only when CPUID says the CPU has
  * all four and XGETBV says the OS saves the opmask and ZMM state.  Tails use mask registers; 2^n uses
- * vscalefps; rounding uses vrndscaleps.
+ * vscalefps (float32 exp: a 16-entry table in one register, vpermd); rounding uses vrndscaleps.
  *
  * FSS_EMULATE_AVX512 (tests only, never in the package build): take the intrinsics from SIMDe's portable
  * implementation, so that this file's logic is tested on CPUs without AVX-512 (tests/c/).
@@ -49,6 +49,22 @@ static inline vf vf_keep(vf x, const unsigned char *w, vf fill) {
 }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_round(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+#define FSS_EXP_LUT 1 /* float32 exp by a 16-entry table of 2^(i/16) and a degree-3 polynomial */
+static inline vf vf_round16(vf v) { return _mm512_roundscale_ps(v, (4 << 4) | _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* The bits of 2^(i/16), rounded to nearest, minus i << 19: see vf_exp2_16ths. */
+static const uint32_t fss_exp2_16ths[16] __attribute__((aligned(64))) = {
+    0x3f800000, 0x3f7daac3, 0x3f7b95c2, 0x3f79c3d3, 0x3f7837f0, 0x3f76f532, 0x3f75fed7, 0x3f75583f,
+    0x3f7504f3, 0x3f7508a4, 0x3f75672a, 0x3f76248c, 0x3f7744fd, 0x3f78ccdf, 0x3f7ac0c7, 0x3f7d257d,
+};
+/* 2^n for n a multiple of 1/16 in [-126, 128): j = n + 1.5 2^19 is exact, and its bits are those of
+ * 1.5 2^19 (whose low 13 bits are 0) plus 16 n.  One permute picks entry 16 n mod 16 (by the low 4 bits
+ * of each lane), and adding j's bits shifted left by 19 adds 16 n << 19 = (floor(n) << 23) + (i << 19)
+ * to it, i.e. floor(n) to the exponent of 2^(i/16). */
+static inline vf vf_exp2_16ths(vf n) {
+    const __m512i j = _mm512_castps_si512(_mm512_add_ps(n, _mm512_set1_ps(0x1.8p19f)));
+    const __m512i t = _mm512_permutexvar_epi32(j, _mm512_load_si512(fss_exp2_16ths));
+    return _mm512_castsi512_ps(_mm512_add_epi32(t, _mm512_slli_epi32(j, 19)));
+}
 static inline vf vf_ldexp(vf p, vf n) { return _mm512_scalef_ps(p, n); }
 static inline vf vf_zero_below(vf y, vf d, vf thr) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, thr, _CMP_NLT_UQ), y);
