@@ -9,7 +9,7 @@
  *    buffer, on an unmapped page) and take the other lanes from src;
  *  - masked stores write only the elements whose mask bit is set;
  *  - cvtps_pd is exact; cvtpd_ps rounds to nearest even (the C conversion in the default rounding mode);
- *  - roundscale_ps and _pd round to the multiple of 2^-M that imm8[7:4] asks for (SIMDe 0.7.4's ignores it);
+ *  - roundscale_ps rounds to the multiple of 2^-M that imm8[7:4] asks for (SIMDe 0.7.4's ignores it);
  *  - the reductions follow the pairwise tree of GCC's and Intel's header definitions (upper half with
  *    lower half, then again on the halves), with MAXPS semantics (a > b ? a : b: the second operand
  *    where either is NaN).
@@ -186,7 +186,7 @@ static inline void fss_emu_mm512_stream_pd(double *mem, simde__m512d a) {
 }
 /* ---- rounding to a multiple of 2^-M (SIMDe 0.7.4 ignores M, imm8[7:4]) ---------------------------- */
 
-/* Lane by lane (floats; doubles below): round(a 2^M) 2^-M in the mode of imm8[1:0] (nearest even, down, up, toward zero);
+/* Lane by lane: round(a 2^M) 2^-M in the mode of imm8[1:0] (nearest even, down, up, toward zero);
  * a lane already a multiple of 2^-M (|a| >= 2^(23 - M), inf, NaN) is returned as it is. */
 static inline simde__m512 fss_emu_mm512_roundscale_ps(simde__m512 a, int imm8) {
     float v[16];
@@ -201,23 +201,8 @@ static inline simde__m512 fss_emu_mm512_roundscale_ps(simde__m512 a, int imm8) {
     memcpy(&a, v, sizeof v);
     return a;
 }
-static inline simde__m512d fss_emu_mm512_roundscale_pd(simde__m512d a, int imm8) {
-    double v[8];
-    const int m = (imm8 >> 4) & 15;
-    memcpy(v, &a, sizeof v);
-    for (int i = 0; i < 8; i++) {
-        if (!(fabs(v[i]) < ldexp(1.0, 52 - m))) continue;
-        const double s = ldexp(v[i], m);
-        const double r = (imm8 & 3) == 0 ? nearbyint(s) : (imm8 & 3) == 1 ? floor(s) : (imm8 & 3) == 2 ? ceil(s) : trunc(s);
-        v[i] = copysign(ldexp(r, -m), v[i]);
-    }
-    memcpy(&a, v, sizeof v);
-    return a;
-}
 #undef _mm512_roundscale_ps
 #define _mm512_roundscale_ps(a, imm8) fss_emu_mm512_roundscale_ps((a), (imm8))
-#undef _mm512_roundscale_pd
-#define _mm512_roundscale_pd(a, imm8) fss_emu_mm512_roundscale_pd((a), (imm8))
 
 /* ---- 128-bit lane shuffles (SIMDe 0.7.4 has them only under its own prefix) --------------------- */
 

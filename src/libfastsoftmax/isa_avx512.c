@@ -2,7 +2,7 @@
  * isa_avx512.c - kernels for AVX-512 F+DQ+BW+VL (16 floats / 8 doubles per vector).  Compiled with
  * -mavx512f -mavx512dq -mavx512bw -mavx512vl (and AVX2/FMA); reached only when CPUID says the CPU has
  * all four and XGETBV says the OS saves the opmask and ZMM state.  Tails use mask registers; 2^n uses
- * vscalefps (exp: a 16-entry table in one register, vpermd, or two, vpermt2q); rounding uses vrndscaleps.
+ * vscalefps (float32 exp: a 16-entry table in one register, vpermd); rounding uses vrndscaleps.
  *
  * FSS_EMULATE_AVX512 (tests only, never in the package build): take the intrinsics from SIMDe's portable
  * implementation, so that this file's logic is tested on CPUs without AVX-512 (tests/c/).
@@ -49,7 +49,7 @@ static inline vf vf_keep(vf x, const unsigned char *w, vf fill) {
 }
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 static inline vf vf_round(vf v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-#define FSS_EXP_LUT 1 /* exp by a 16-entry table of 2^(i/16) and a degree-3 (float) or 7 (double) polynomial */
+#define FSS_EXP_LUT 1 /* float32 exp by a 16-entry table of 2^(i/16) and a degree-3 polynomial */
 static inline vf vf_round16(vf v) { return _mm512_roundscale_ps(v, (4 << 4) | _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 /* The bits of 2^(i/16), rounded to nearest, minus i << 19: see vf_exp2_16ths. */
 static const uint32_t fss_exp2_16ths[16] __attribute__((aligned(64))) = {
@@ -59,9 +59,8 @@ static const uint32_t fss_exp2_16ths[16] __attribute__((aligned(64))) = {
 /* 2^n for n a multiple of 1/16 in [-126, 128): j = n + 1.5 2^19 is exact, and its bits are those of
  * 1.5 2^19 (whose low 13 bits are 0) plus 16 n.  One permute picks entry 16 n mod 16 (by the low 4 bits
  * of each lane), and adding j's bits shifted left by 19 adds 16 n << 19 = (floor(n) << 23) + (i << 19)
- * to it, i.e. floor(n) to the exponent of 2^(i/16).  r, the reduced argument, is left as it is. */
-static inline vf vf_exp2_16ths(vf n, vf *r) {
-    (void)r; /* the table's rounding stays (float32 exp's error 0.989 ulp): see vd_exp2_16ths */
+ * to it, i.e. floor(n) to the exponent of 2^(i/16). */
+static inline vf vf_exp2_16ths(vf n) {
     const __m512i j = _mm512_castps_si512(_mm512_add_ps(n, _mm512_set1_ps(0x1.8p19f)));
     const __m512i t = _mm512_permutexvar_epi32(j, _mm512_load_si512(fss_exp2_16ths));
     return _mm512_castsi512_ps(_mm512_add_epi32(t, _mm512_slli_epi32(j, 19)));
@@ -128,31 +127,6 @@ static inline vd vd_keep(vd x, const unsigned char *w, vd fill) {
 }
 static inline vd vd_max(vd a, vd b) { return _mm512_max_pd(a, b); }
 static inline vd vd_round(vd v) { return _mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-static inline vd vd_round16(vd v) { return _mm512_roundscale_pd(v, (4 << 4) | _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-/* The bits of 2^(i/16), rounded to nearest, minus i << 48: see vd_exp2_16ths. */
-static const uint64_t fss_exp2_16ths_d[16] __attribute__((aligned(64))) = {
-    0x3ff0000000000000ULL, 0x3fefb5586cf9890fULL, 0x3fef72b83c7d517bULL, 0x3fef387a6e756238ULL,
-    0x3fef06fe0a31b715ULL, 0x3feedea64c123422ULL, 0x3feebfdad5362a27ULL, 0x3feeab07dd485429ULL,
-    0x3feea09e667f3bcdULL, 0x3feea11473eb0187ULL, 0x3feeace5422aa0dbULL, 0x3feec49182a3f090ULL,
-    0x3feee89f995ad3adULL, 0x3fef199bdd85529cULL, 0x3fef5818dcfba487ULL, 0x3fefa4afa2a490daULL,
-};
-/* ln(s_i) - (i/16) ln2 for s_i the double nearest 2^(i/16) (mpmath): the table's rounding, |c_i| < 2^-53 */
-static const double fss_exp2_16ths_dc[16] __attribute__((aligned(64))) = {
-    0x0.0p+0, -0x1.79aa65d837b6cp-54, 0x1.01b15eaa59348p-55, -0x1.68efde3a8a894p-54,
-    -0x1.34d754db0abb6p-55, -0x1.59f48a72a4c6dp-55, -0x1.690cebb7aafb0p-56, -0x1.063e1e21c5409p-54,
-    0x1.3b3efbf5e2229p-54, 0x1.b32dcb94da51dp-56, -0x1.db72fc1f0eab4p-55, -0x1.1affc2b91ce27p-56,
-    -0x1.c1a7792cb3387p-55, -0x1.36eae30af0cb3p-56, -0x1.4a385a63d07a7p-56, 0x1.ff7128fd391f1p-55,
-};
-/* 2^n for n a multiple of 1/16 in [-1022, 1024): as vf_exp2_16ths, with j = n + 1.5 2^48 (low 16 bits
- * of its bits 0), the table in two registers (vpermt2q) and 16 n << 48 = (floor(n) << 52) + (i << 48);
- * and *r -= c_i, which takes the table's rounding out of s exp(r) (float64 exp's error 0.53 ulp instead
- * of 1.02, for one more permute and subtraction; in float32 they cost most of the table's gain). */
-static inline vd vd_exp2_16ths(vd n, vd *r) {
-    const __m512i j = _mm512_castpd_si512(_mm512_add_pd(n, _mm512_set1_pd(0x1.8p48)));
-    const __m512i t = _mm512_permutex2var_epi64(_mm512_load_si512(fss_exp2_16ths_d), j, _mm512_load_si512(fss_exp2_16ths_d + 8));
-    *r = _mm512_sub_pd(*r, _mm512_permutex2var_pd(_mm512_load_pd(fss_exp2_16ths_dc), j, _mm512_load_pd(fss_exp2_16ths_dc + 8)));
-    return _mm512_castsi512_pd(_mm512_add_epi64(t, _mm512_slli_epi64(j, 48)));
-}
 static inline vd vd_ldexp(vd p, vd n) { return _mm512_scalef_pd(p, n); }
 static inline vd vd_zero_below(vd y, vd d, vd thr) {
     return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d, thr, _CMP_NLT_UQ), y);

@@ -21,11 +21,9 @@
  *                                      of v[l])
  *   v_pow2_sub(j, jb)                  2^(bits(j) - bits(jb) - bias): the difference of the bit patterns,
  *                                      a biased exponent in [1, 254] / [1, 2046], moved to the exponent field
- * and, where the ISA sets FSS_EXP_LUT (exp then takes 2^(i/16) from a table, see exp_scale_k):
- *   v_round16(v)                       to the nearest multiple of 1/16, ties to even
- *   v_exp2_16ths(n, &r)                2^n for n a multiple of 1/16 in [-126, 128) / [-1022, 1024), from a
- *                                      table of 2^(i/16) rounded; r -= ln(entry) - (i/16) ln2 where the ISA
- *                                      corrects for that rounding
+ * and, where the ISA sets FSS_EXP_LUT (float only; exp then takes 2^(i/16) from a table, see exp_scale_k):
+ *   vf_round16(v)                      to the nearest multiple of 1/16, ties to even
+ *   vf_exp2_16ths(n)                   2^n for n a multiple of 1/16 in [-126, 128)
  * and, for the per-lane steps between passes (on W lanes of double sums):
  *   vf_from_d(p) vf_to_d(p, v)         W doubles to floats, rounded to nearest; floats to doubles
  *   vd_frexp(s, &e)                    s = 2^e m for positive normal s: m in [1, 2), e (a double)
@@ -113,16 +111,7 @@ static const T SFX(exp_c)[] = {0x1.1f72fe6c1bbb4p-29, 0x1.af4de0f89d89fp-26, 0x1
                                1};
 #endif
 #define EXP_NC ((int)(sizeof SFX(exp_c) / sizeof SFX(exp_c)[0]))
-#define EXP_LUT FSS_EXP_LUT
-/* with a table (EXP_LUT): exp(r) = 1 + r + r^2 g(r) on |r| <= ln2/32, g's coefficients from the top
- * (Chebyshev fits, mpmath; error 0.03 ulp float32, 0.0004 ulp float64) */
-#if FSS_TPL_F32
-static const T SFX(exp_lut_c)[] = {0x1.55559ap-3f, 0x1.00022p-1f};
-#else
-static const T SFX(exp_lut_c)[] = {0x1.a01b0cb76698bp-13, 0x1.6c17ede661f5cp-10, 0x1.11111110e0d94p-7,
-                                   0x1.55555554e8d7bp-5,  0x1.5555555555556p-3,  0x1.0000000000001p-1};
-#endif
-#define EXP_LUT_NC ((int)(sizeof SFX(exp_lut_c) / sizeof SFX(exp_lut_c)[0]))
+#define EXP_LUT (FSS_EXP_LUT && FSS_TPL_F32)
 
 /* p[k] = exp(r[k]) for K <= 4 vectors, one Horner step across all K before the next: the K dependency
  * chains interleave in program order, so that the out-of-order window holds ready work from each (on
@@ -143,7 +132,7 @@ FSS_INLINE V SFX(exp_poly)(V r) {
 /* n for the reduction r = d - n ln2: round(d log2e), or with a table (EXP_LUT) to a sixteenth. */
 FSS_INLINE V SFX(exp_round)(V u) {
 #if EXP_LUT
-    return VOP(round16)(u);
+    return vf_round16(u);
 #else
     return VOP(round)(u);
 #endif
@@ -151,22 +140,16 @@ FSS_INLINE V SFX(exp_round)(V u) {
 
 /* t[k] = 2^n[k] exp(r[k]) for K <= 4 vectors, n from exp_round (n >= -126, -1022), |r| <= ln2/2.
  * With a table (EXP_LUT, n a multiple of 1/16 and |r| <= ln2/32): s = 2^n, exact from the table of
- * 2^(i/16) (each rounded once; for double, r is corrected for it) and the exponent bits;
- * exp(r) = 1 + w, w = r + r^2 g(r) with g of
- * degree 1 (float) or 5 (double) (exp_lut_c); t = s + s w, one rounding.  That is 2 (float) or 5
- * (double) operations per vector fewer on the multiply-add pipes than the degree-6 (12) polynomial and
- * vscalef: float32 rows ran 10-15% faster on Zen 5, float64 rows 9-15% (with the correction). */
+ * 2^(i/16) (each rounded once, within 0.4 ulp) and the exponent bits; exp(r) = 1 + w,
+ * w = r + c2 r^2 + c3 r^3 (a minimax fit, error 1.6e-9 = 0.03 ulp); t = s + s w, one rounding.
+ * That is 2 operations per vector fewer on the multiply-add pipes than the degree-6 polynomial and
+ * vscalef (the exp-and-sum pass of a float32 row ran 10-15% faster on Zen 5). */
 FSS_INLINE void SFX(exp_scale_k)(V *t, const V *n, const V *r, const int K) {
 #if EXP_LUT
-    V s[4], w[4], rc[4];
-    FSS_UNROLL for (int k = 0; k < K; k++) {
-        rc[k] = r[k];
-        s[k] = VOP(exp2_16ths)(n[k], &rc[k]);
-    }
-    FSS_UNROLL for (int k = 0; k < K; k++) w[k] = VOP(fma)(VSET(SFX(exp_lut_c)[0]), rc[k], VSET(SFX(exp_lut_c)[1]));
-    FSS_UNROLL for (int i = 2; i < EXP_LUT_NC; i++)
-        FSS_UNROLL for (int k = 0; k < K; k++) w[k] = VOP(fma)(w[k], rc[k], VSET(SFX(exp_lut_c)[i]));
-    FSS_UNROLL for (int k = 0; k < K; k++) w[k] = VOP(fma)(w[k], VOP(mul)(rc[k], rc[k]), rc[k]);
+    V s[4], w[4];
+    FSS_UNROLL for (int k = 0; k < K; k++) s[k] = vf_exp2_16ths(n[k]);
+    FSS_UNROLL for (int k = 0; k < K; k++) w[k] = VOP(fma)(VSET(0x1.55559ap-3f), r[k], VSET(0x1.00022p-1f));
+    FSS_UNROLL for (int k = 0; k < K; k++) w[k] = VOP(fma)(w[k], VOP(mul)(r[k], r[k]), r[k]);
     FSS_UNROLL for (int k = 0; k < K; k++) t[k] = VOP(fma)(s[k], w[k], s[k]);
 #else
     V p[4];
@@ -1444,4 +1427,3 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef COLS_EACH
 #undef EXP_NC
 #undef EXP_LUT
-#undef EXP_LUT_NC
