@@ -162,7 +162,7 @@ FSS_INLINE void SFX(exp_scale_k)(V *t, const V *n, const V *r, const int K) {
  * d[k] = exp(d[k] + e[k]) for K <= 4 vectors (interleaved as in exp_poly_k), d <= 0, |e| <= ulp(d) / 2.
  * n = round(d / ln2); r = d - n ln2 + e in [-ln2/2, ln2/2] (Cody-Waite, exact first step);
  * exp(r) = 1 + r + r^2 q(r), q a near-minimax fit on that interval (Chebyshev fit, mpmath);
- * 2^n applied exactly.  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
+ * 2^n applied exactly.  (With a table, EXP_LUT: n to a sixteenth, |r| <= ln2/32, see exp_scale_k.)  Lanes with d < EXP_THR (including -inf) give exactly 0; NaN propagates.
  * Measured accuracy (all float32 inputs in [EXP_THR, 0], see tools/exp_accuracy.py): see README.
  */
 FSS_INLINE void SFX(exp_reduced_k)(V *d, const V *e, const int K) {
@@ -263,7 +263,8 @@ FSS_INLINE void SFX(expx_k)(V *t, const SFX(xbase) *b, const int K) {
      * the same n as j's rounding wherever j - jm > -127 (|u| < 2^22, 2^51 there); q = n - N exactly;
      * exp(r) 2^q by scaling, 0 where q < -126 (-1022).  The same bits as below, in 4 operations fewer
      * per vector (n from j: add and subtract; 2^q: subtract, shift and multiply; the flush: compare
-     * and mask). */
+     * and mask).  With a table (EXP_LUT) n, and so q, is a multiple of 1/16 (u within 2^-9 of N at
+     * x = m still gives q = 0, r = 0 and a term of exactly 1), and exp_scale_k gives other bits. */
     const V nf = VOP(sub)(VSET(0), b->f);
     V q[4], r[4], p[4];
     FSS_UNROLL for (int k = 0; k < K; k++) {
