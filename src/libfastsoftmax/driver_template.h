@@ -93,6 +93,7 @@ typedef struct {
     T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
+    int pf;     /* FSS_ROWS: prefetch the result for writing (see the row kernel) */
     ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_layout) */
     int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_layout) */
     ptrdiff_t rb; /* FSS_SHORT_ROWS: rows per task */
@@ -119,7 +120,8 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale);
     } else if (j->mode == FSS_ROWS) { /* static scheduling: this thread's next row is t + 1 */
         const T *xr = j->x + t * j->xs0;
-        K->SFX(row)(op, xr, j->y + t * j->ys0, n, t + 1 < j->outer ? xr + j->xs0 : NULL, j->stream ? buf : NULL);
+        K->SFX(row)(op, xr, j->y + t * j->ys0, n, t + 1 < j->outer ? xr + j->xs0 : NULL, j->stream ? buf : NULL,
+                    j->pf);
     } else if (j->mode == FSS_COLS) {
         const ptrdiff_t cb = j->cb, nblk = (j->inner + cb - 1) / cb;
         ptrdiff_t o = t / nblk, i0 = (t % nblk) * cb;
@@ -187,12 +189,12 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         ys2 = ys0;
         xs0 = ys0 = 0;
     }
-    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0, 0};
+    SFX(job) j = {op, K, x, y, outer, n, inner, xs0, xs1, xs2, ys0, ys1, ys2, scale, 0, FASTSOFTMAX_OK, 0, 0, 0};
     int nt = fss_threads(nthreads, outer * n * inner, PTRDIFF_MAX);
     /* an output larger than the last-level cache cannot stay there: rows write it without reading it
      * first (j.stream, below) */
-    const int large_out =
-        op != FSS_OP_LOGSUMEXP && (size_t)outer * (size_t)n * (size_t)inner * sizeof(T) >= FSS_STREAM_MIN;
+    const size_t out_bytes = op == FSS_OP_LOGSUMEXP ? 0 : (size_t)outer * (size_t)n * (size_t)inner * sizeof(T);
+    const int large_out = out_bytes >= FSS_STREAM_MIN;
     ptrdiff_t tasks;
     if (inner == 1 && xs1 == 1 && (op == FSS_OP_LOGSUMEXP || ys1 == 1)) {
         j.mode = FSS_ROWS;
@@ -231,6 +233,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     if (nt > tasks) nt = (int)tasks;
     j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && large_out;
+    j.pf = j.mode == FSS_ROWS && !large_out && out_bytes >= FSS_PREFETCH_OUT_MIN;
     size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
     if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);
     fss_for_tasks(nt, tasks, scratch, SFX(task), &j, &j.status);

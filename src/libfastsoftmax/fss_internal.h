@@ -116,9 +116,10 @@ typedef struct fss_kernels {
     void (*log_softmax_f64)(const double *x, double *y, ptrdiff_t n);
     double (*logsumexp_f64)(const double *x, ptrdiff_t n);
     /* One row of op (any n >= 1), as the row kernels, with the next row `next` (or NULL) prefetched and,
-     * given a scratch row buf of n elements, the result written by non-temporal stores. */
-    void (*row_f32)(int op, const float *x, float *y, ptrdiff_t n, const float *next, float *buf);
-    void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf);
+     * given a scratch row buf of n elements, the result written by non-temporal stores; else with pf, y
+     * prefetched for writing.  Neither changes a bit. */
+    void (*row_f32)(int op, const float *x, float *y, ptrdiff_t n, const float *next, float *buf, int pf);
+    void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf, int pf);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to four vectors go W at a time, transposed so that each row is a lane
      * (the rest two at a time), and longer rows of x (s = 1) two at a time.  Same bits as the row

@@ -307,20 +307,37 @@ static inline void SFX(prefetch)(const T *p) {
 #endif
 }
 
+/* Brings the 4 W elements AHEAD bytes past p into L1, to be written (a hint: the address may be anywhere,
+ * even past the end of p's array, so it is formed as an integer). */
+static inline void SFX(prefetch_w)(T *p, size_t ahead) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (size_t off = 0; off < 4 * W * sizeof(T); off += 64) __builtin_prefetch((void *)((uintptr_t)p + ahead + off), 1, 3);
+#else
+    (void)p;
+    (void)ahead;
+#endif
+}
+
+/* How far ahead of its stores the exp pass of softmax prefetches y (PF in SFX(row)): about 1000 cycles of
+ * that pass for float32. */
+#define FSS_STORE_AHEAD 4096
+
 /* exp(x - m) of a row (stored if STORE) and its sum; while it runs, the n elements at NEXT (the row to
- * come, or NULL) are prefetched, so that their max pass reads from cache.
+ * come, or NULL) are prefetched, so that their max pass reads from cache, and those WA bytes past W (or
+ * none, if W is NULL) are prefetched for writing (see SFX(row)).
  * The sum: for softmax (TREE), four vectors of terms are added in T first, as ((t0 + t1) + (t2 + t3)),
  * then go to the accumulator (double for float, compensated for double): the conversion is paid once
  * per four vectors, and as the terms are positive, the sum's relative error stays within 2 units of
  * roundoff of T, which is all 1/sum needs.  For a log of the sum (!TREE) each term goes to the
  * accumulator unrounded: log(s) of a peaked row (s = 1 + small) needs s - 1 to the last bits. */
 FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int store, const int tree,
-                                const T *next) {
+                                const T *next, T *w, const size_t wa) {
     const SFX(xbase) b = SFX(xbase_of)(VOP(set1)(m));
     A a = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
         if (next) SFX(prefetch)(next + i);
+        if (w) SFX(prefetch_w)(w + i, wa);
         V t[4];
         FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = VOP(load)(x + i + h * W);
         SFX(expx_k)(t, &b, 4);
@@ -402,7 +419,7 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
  * same terms in another order).  scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff). */
 FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
     if (!scaled && fabs(m) <= XB_MAX) {
-        return SFX(expsum_x)(x, y, n, m, store, store, NULL);
+        return SFX(expsum_x)(x, y, n, m, store, store, NULL, NULL, 0);
     }
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
@@ -439,7 +456,7 @@ static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, 
 static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
 /* The same with the sum good for a log: every term accumulated unrounded (see expsum_x). */
 static double SFX(expsum_lse)(const T *x, T *y, ptrdiff_t n, T m) {
-    if (fabs(m) <= XB_MAX) return SFX(expsum_x)(x, y, n, m, 1, 0, NULL);
+    if (fabs(m) <= XB_MAX) return SFX(expsum_x)(x, y, n, m, 1, 0, NULL, NULL, 0);
     return SFX(expsum_any)(x, y, n, m, (T)1, 1, 0);
 }
 /* The same on s * x (s > 0; m the max of x). */
@@ -683,9 +700,12 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
 /* One row of op: max, exp(x - m) and its sum, the output pass.  NEXT (the row this thread takes next,
  * or NULL) is prefetched during the exp pass, so that reading it overlaps this row's arithmetic; given
  * BUF (a scratch row of n), the result is written by non-temporal stores (softmax keeps its exp terms in
- * BUF): an output too large to stay in cache is then written once, never read for ownership.  Neither
- * changes a bit. */
-static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *buf) {
+ * BUF): an output too large to stay in cache is then written once, never read for ownership.  With PF
+ * (an output that will not stay in cache, but not so large as to be streamed), y is prefetched for
+ * writing, so that its lines are owned by the time the stores come: by softmax's exp pass
+ * FSS_STORE_AHEAD bytes ahead of its stores (past the row's end: the next row's, where rows are
+ * contiguous), by log_softmax's exp pass for its output pass.  None of this changes a bit. */
+static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *buf, const int pf) {
     if (n <= SHORT_V * W) {
         if (op == FSS_OP_SOFTMAX) SFX(softmax_short)(x, y, n, 1, 0);
         else if (op == FSS_OP_LOG_SOFTMAX) SFX(log_softmax_short)(x, y, n, 1, 0);
@@ -702,11 +722,13 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
     const int fast = fabs(m) <= XB_MAX;
     if (op == FSS_OP_SOFTMAX) {
         T *e = buf ? buf : y;
-        const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next) : SFX(expsum)(x, e, n, m, 1);
+        const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next, pf && !buf ? y : NULL, FSS_STORE_AHEAD)
+                              : SFX(expsum)(x, e, n, m, 1);
         SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, buf != NULL); /* a NaN in x made s NaN: all NaN */
         return;
     }
-    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next) : SFX(expsum)(x, NULL, n, m, 0));
+    T *const wy = op == FSS_OP_LOG_SOFTMAX && pf && !buf ? y : NULL;
+    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy, 0) : SFX(expsum)(x, NULL, n, m, 0));
     if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
@@ -721,17 +743,19 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
                           const T *next1) {
     const T m0 = SFX(rmax)(x0, n), m1 = SFX(rmax)(x1, n);
     if (!(fabs(m0) <= XB_MAX && fabs(m1) <= XB_MAX)) { /* an infinite, NaN or large max: one by one */
-        SFX(row)(op, x0, y0, n, NULL, NULL);
-        SFX(row)(op, x1, y1, n, NULL, NULL);
+        SFX(row)(op, x0, y0, n, NULL, NULL, 0);
+        SFX(row)(op, x1, y1, n, NULL, NULL, 0);
         return;
     }
     if (op == FSS_OP_SOFTMAX) {
-        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0), s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1);
+        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, NULL, 0),
+                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, NULL, 0);
         SFX(out_pass)(y0, y0, n, (T)(1.0 / s0), 0, 0, 0);
         SFX(out_pass)(y1, y1, n, (T)(1.0 / s1), 0, 0, 0);
         return;
     }
-    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0), s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1);
+    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, NULL, 0),
+                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, NULL, 0);
     const double L0 = fss_log_sum(s0), L1 = fss_log_sum(s1);
     if (op == FSS_OP_LOGSUMEXP) {
         *y0 = (T)((double)m0 + L0);
@@ -742,11 +766,11 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
     }
 }
 
-static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_SOFTMAX, x, y, n, NULL, NULL); }
-static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_LOG_SOFTMAX, x, y, n, NULL, NULL); }
+static void SFX(softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_SOFTMAX, x, y, n, NULL, NULL, 0); }
+static void SFX(log_softmax)(const T *x, T *y, ptrdiff_t n) { SFX(row)(FSS_OP_LOG_SOFTMAX, x, y, n, NULL, NULL, 0); }
 static T SFX(logsumexp)(const T *x, ptrdiff_t n) {
     T y;
-    SFX(row)(FSS_OP_LOGSUMEXP, x, &y, n, NULL, NULL);
+    SFX(row)(FSS_OP_LOGSUMEXP, x, &y, n, NULL, NULL, 0);
     return y;
 }
 

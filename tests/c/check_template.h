@@ -284,8 +284,9 @@ static void K(check_row_)(const T *in, ptrdiff_t n, const char *desc) {
         K(check_unchanged_)(t, F_LSE, x, 0, in, 1, n, variant);
         K(check_guard_)(t, F_LSE, &arena_x, x, 1, n, n, "x", variant);
 
-        /* the row-parallel driver's kernel (row_): with the next row prefetched and/or the result
-         * written by non-temporal stores through a scratch row, the bits of the row kernels above */
+        /* the row-parallel driver's kernel (row_): with the next row prefetched, the result written by
+         * non-temporal stores through a scratch row and/or prefetched for writing (even past its end),
+         * the bits of the row kernels above */
         {
             T *want = malloc(bytes), *scratch = malloc(bytes);
             for (int op = 0; op < 3; op++) {
@@ -293,15 +294,16 @@ static void K(check_row_)(const T *in, ptrdiff_t n, const char *desc) {
                 if (op == 0) KF(tb, softmax_)(x, want, n);
                 else if (op == 1) KF(tb, log_softmax_)(x, want, n);
                 else want[0] = KF(tb, logsumexp_)(x, n);
-                for (int v = 0; v < 4; v++) {
+                for (int v = 0; v < 8; v++) {
                     fill_layout(&arena_y, y, sizeof(T), 1, n, n);
-                    KF(tb, row_)(op, x, y, n, (v & 1) ? in : NULL, (v & 2) ? scratch : NULL);
+                    KF(tb, row_)(op, x, y, n, (v & 1) ? in : NULL, (v & 2) ? scratch : NULL, v >> 2);
                     stats[t][DT][f].checks++;
                     if (!K(same_bits_)(y, want, op == 2 ? 1 : n)) {
                         stats[t][DT][f].fails++;
                         if (note_failure(t, DT, f, variant))
-                            fprintf(stderr, "    row_ (op %d, %s, %s) differs from the row kernels\n", op,
-                                    (v & 1) ? "prefetching" : "no prefetch", (v & 2) ? "streamed" : "plain stores");
+                            fprintf(stderr, "    row_ (op %d, %s, %s, %s) differs from the row kernels\n", op,
+                                    (v & 1) ? "prefetching" : "no prefetch", (v & 2) ? "streamed" : "plain stores",
+                                    (v & 4) ? "output prefetched" : "output not prefetched");
                     }
                     K(check_unchanged_)(t, f, x, 0, in, 1, n, variant);
                     K(check_guard_)(t, f, &arena_y, y, 1, n, n, "y", variant);
