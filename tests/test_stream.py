@@ -1,8 +1,9 @@
 """Row-parallel calls with an output of at least 32 MiB write it by non-temporal stores, through a scratch
-row (softmax) or straight from the input (log_softmax); every other row call prefetches the next row.
-Those paths must give the bits of the ordinary row kernels: checked here against the same rows computed
-one call per row (small outputs: plain stores), on every ISA, for aligned and unaligned outputs, in place,
-and with 1 and 2 threads."""
+row (softmax) or straight from the input (log_softmax); those with an output of 8 to 32 MiB (in rows of
+at least 2560 bytes) prefetch it for writing; every other row call prefetches the next row.  Those paths
+must give the bits of the ordinary row kernels: checked here against the same rows computed one call per
+row (small outputs: plain stores), on every ISA, for aligned and unaligned outputs, in place, and with 1
+and 2 threads."""
 import numpy as np
 import pytest
 
@@ -10,10 +11,11 @@ import fastsoftmax as fs
 from conftest import assert_matches, call_on_isa, reference, same_bits
 
 STREAM_BYTES = 32 << 20
+PREFETCH_BYTES = 8 << 20
 
 
-def _rows(dtype, n):
-    rows = -(-STREAM_BYTES // (n * np.dtype(dtype).itemsize))   # just past the threshold
+def _rows(dtype, n, nbytes):
+    rows = -(-nbytes // (n * np.dtype(dtype).itemsize))   # just past the threshold
     rng = np.random.default_rng(n)
     x = (rng.standard_normal((rows, n)) * 6).astype(dtype)
     x[3, 5] = np.nan                      # a NaN row
@@ -24,11 +26,12 @@ def _rows(dtype, n):
     return x
 
 
+@pytest.mark.parametrize("nbytes", [STREAM_BYTES, PREFETCH_BYTES], ids=["streamed", "prefetched"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"])
-def test_streamed_rows_match_row_kernels(isa, restore_threads, dtype, func):
+def test_streamed_rows_match_row_kernels(isa, restore_threads, dtype, func, nbytes):
     n = 4099 if dtype == np.float32 else 1031      # odd: rows start at every alignment
-    x = _rows(dtype, n)
+    x = _rows(dtype, n, nbytes)
     f = getattr(fs, func)
     # one row per call: a 16 KiB / 8 KiB output, written by plain stores
     check = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, x.shape[0] // 2, x.shape[0] - 1]

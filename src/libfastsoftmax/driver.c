@@ -23,11 +23,15 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * measure on: 32 MiB) write it by non-temporal stores. */
 #define FSS_STREAM_MIN ((size_t)32 << 20)
 
-/* Row-parallel calls whose output has at least this many bytes (but fewer than FSS_STREAM_MIN) prefetch
- * it for writing (see the row kernel): it then comes from L3 or memory.  Measured on float32 rows of
- * 1000 (C microbenchmark of the rows API, one thread): 8-12% faster from (3072, 1000) up, 2% slower at
- * (2048, 1000), where the hardware's own prefetch keeps up (as on (64, 32000): 12% slower). */
+/* Row-parallel calls whose output has at least FSS_PREFETCH_OUT_MIN bytes (but fewer than FSS_STREAM_MIN),
+ * in rows of at least FSS_PREFETCH_ROW_MIN bytes, prefetch it for writing (see the row kernel): it then
+ * comes from L3 or memory.  Measured on Zen 5 (C microbenchmark of the rows API, float32, one thread):
+ * 8-12% faster from (3072, 1000) up (log_softmax of rows of 32768: 30%); 2% slower at (2048, 1000),
+ * where the hardware's own prefetch keeps up (as on (64, 32000): 12% slower); on shorter rows, the
+ * gain fades and turns into a loss (rows of 640: 3-10% faster; of 512: log_softmax 4% slower; of 300,
+ * and in the paired kernel of rows of 80-200: 5-22% slower). */
 #define FSS_PREFETCH_OUT_MIN ((size_t)8 << 20)
+#define FSS_PREFETCH_ROW_MIN 2560
 
 /* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time.  So do unscaled rows
  * of up to FSS_PAIR_ROW elements (two at a time in the kernel, see row_pair), in blocks of about
