@@ -23,13 +23,15 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * measure on: 32 MiB) write it by non-temporal stores. */
 #define FSS_STREAM_MIN ((size_t)32 << 20)
 
-/* Row-parallel calls whose output has at least FSS_PREFETCH_OUT_MIN bytes (but fewer than FSS_STREAM_MIN),
- * in rows of at least FSS_PREFETCH_ROW_MIN bytes, prefetch it for writing (see the row kernel): it then
- * comes from L3 or memory.  Measured on Zen 5 (C microbenchmark of the rows API, float32, one thread):
- * 8-12% faster from (3072, 1000) up (log_softmax of rows of 32768: 30%); 2% slower at (2048, 1000),
- * where the hardware's own prefetch keeps up (as on (64, 32000): 12% slower); on shorter rows, the
- * gain fades and turns into a loss (rows of 640: 3-10% faster; of 512: log_softmax 4% slower; of 300,
- * and in the paired kernel of rows of 80-200: 5-22% slower). */
+/* Row-parallel calls in rows of at least FSS_PREFETCH_ROW_MIN bytes prefetch their output for writing
+ * (see the row kernel), unless it is streamed (FSS_STREAM_MIN): log_softmax always, softmax where the
+ * output has at least FSS_PREFETCH_OUT_MIN bytes (and so comes from L3 or memory).  Measured on Zen 5
+ * (C microbenchmark of the rows API, float32, one thread): softmax 8-12% faster from (3072, 1000) up,
+ * 2% slower at (2048, 1000), where the hardware's own prefetch keeps up (on (64, 32000): 12% slower);
+ * log_softmax 10-16% faster on rows of 8192 to 65536 from 2 MiB up ((128, 32768): 30%), 0-3% on
+ * (256, 2048) and (512, 1000), the same in L1.  On shorter rows the gain fades and turns into a loss
+ * (rows of 640: 3-10% faster; of 512: log_softmax 4% slower; of 300, and in the paired kernel of rows
+ * of 80-200: 5-22% slower). */
 #define FSS_PREFETCH_OUT_MIN ((size_t)8 << 20)
 #define FSS_PREFETCH_ROW_MIN 2560
 

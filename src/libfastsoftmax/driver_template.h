@@ -233,8 +233,8 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     if (nt > tasks) nt = (int)tasks;
     j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && large_out;
-    j.pf = j.mode == FSS_ROWS && !large_out && out_bytes >= FSS_PREFETCH_OUT_MIN &&
-           (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN;
+    j.pf = j.mode == FSS_ROWS && !large_out && (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN &&
+           (op == FSS_OP_LOG_SOFTMAX || out_bytes >= FSS_PREFETCH_OUT_MIN);
     size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
     if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);
     fss_for_tasks(nt, tasks, scratch, SFX(task), &j, &j.status);
