@@ -82,8 +82,11 @@ def main():
         src, exe = pathlib.Path(tmp, "port_mix.c"), pathlib.Path(tmp, "port_mix")
         src.write_text(c_source())
         subprocess.run([cc, "-O2", "-mavx512f", str(src), "-o", str(exe)], check=True)
+        run = subprocess.run([str(exe)], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise SystemExit(f"port_mix failed (exit status {run.returncode}): this CPU may lack AVX-512F")
         print("operations per cycle (512-bit; alone, then pairs interleaved one to one)")
-        print(subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout, end="")
+        print(run.stdout, end="")
 
 
 if __name__ == "__main__":
