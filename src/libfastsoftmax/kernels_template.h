@@ -307,14 +307,13 @@ static inline void SFX(prefetch)(const T *p) {
 #endif
 }
 
-/* Brings the 4 W elements AHEAD bytes past p into L1, to be written (a hint: the address may be anywhere,
- * even past the end of p's array, so it is formed as an integer). */
-static inline void SFX(prefetch_w)(T *p, size_t ahead) {
+/* Brings the 4 W elements at byte address a into L1, to be written (a hint: a may be anywhere, even past
+ * the end of an array, so it is an integer, not a pointer). */
+static inline void SFX(prefetch_w)(uintptr_t a) {
 #if defined(__GNUC__) || defined(__clang__)
-    for (size_t off = 0; off < 4 * W * sizeof(T); off += 64) __builtin_prefetch((void *)((uintptr_t)p + ahead + off), 1, 3);
+    for (size_t off = 0; off < 4 * W * sizeof(T); off += 64) __builtin_prefetch((const void *)(a + off), 1, 3);
 #else
-    (void)p;
-    (void)ahead;
+    (void)a;
 #endif
 }
 
@@ -323,21 +322,22 @@ static inline void SFX(prefetch_w)(T *p, size_t ahead) {
 #define FSS_STORE_AHEAD 4096
 
 /* exp(x - m) of a row (stored if STORE) and its sum; while it runs, the n elements at NEXT (the row to
- * come, or NULL) are prefetched, so that their max pass reads from cache, and those WA bytes past W (or
- * none, if W is NULL) are prefetched for writing (see SFX(row)).
+ * come, or NULL) are prefetched, so that their max pass reads from cache, and, given W (or NULL), the
+ * output is prefetched for writing (see SFX(row)): with STORE, W is y and the prefetch runs
+ * FSS_STORE_AHEAD bytes ahead of the stores; without, the n elements at W (the next pass's output).
  * The sum: for softmax (TREE), four vectors of terms are added in T first, as ((t0 + t1) + (t2 + t3)),
  * then go to the accumulator (double for float, compensated for double): the conversion is paid once
  * per four vectors, and as the terms are positive, the sum's relative error stays within 2 units of
  * roundoff of T, which is all 1/sum needs.  For a log of the sum (!TREE) each term goes to the
  * accumulator unrounded: log(s) of a peaked row (s = 1 + small) needs s - 1 to the last bits. */
 FSS_INLINE double SFX(expsum_x)(const T *x, T *y, ptrdiff_t n, T m, const int store, const int tree,
-                                const T *next, T *w, const size_t wa) {
+                                const T *next, T *w) {
     const SFX(xbase) b = SFX(xbase_of)(VOP(set1)(m));
     A a = AOP(zero)();
     ptrdiff_t i = 0;
     for (; i + 4 * W <= n; i += 4 * W) {
         if (next) SFX(prefetch)(next + i);
-        if (w) SFX(prefetch_w)(w + i, wa);
+        if (w) SFX(prefetch_w)((uintptr_t)(w + i) + (store ? FSS_STORE_AHEAD : 0));
         V t[4];
         FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = VOP(load)(x + i + h * W);
         SFX(expx_k)(t, &b, 4);
@@ -419,7 +419,7 @@ static T SFX(rmax)(const T *x, ptrdiff_t n) {
  * same terms in another order).  scaled: 0 none, 1 s (x - m), 2 2s (x/2 - m/2) (see scaled_diff). */
 FSS_INLINE double SFX(expsum_any)(const T *x, T *y, ptrdiff_t n, T m, T s, const int store, const int scaled) {
     if (!scaled && fabs(m) <= XB_MAX) {
-        return SFX(expsum_x)(x, y, n, m, store, store, NULL, NULL, 0);
+        return SFX(expsum_x)(x, y, n, m, store, store, NULL, NULL);
     }
     V vm = VOP(set1)(m), vs = VOP(set1)(s);
     A a0 = AOP(zero)();
@@ -456,7 +456,7 @@ static double SFX(sumexp)(const T *x, ptrdiff_t n, T m) { return SFX(expsum)(x, 
 static double SFX(expsum_store)(const T *x, T *y, ptrdiff_t n, T m) { return SFX(expsum)(x, y, n, m, 1); }
 /* The same with the sum good for a log: every term accumulated unrounded (see expsum_x). */
 static double SFX(expsum_lse)(const T *x, T *y, ptrdiff_t n, T m) {
-    if (fabs(m) <= XB_MAX) return SFX(expsum_x)(x, y, n, m, 1, 0, NULL, NULL, 0);
+    if (fabs(m) <= XB_MAX) return SFX(expsum_x)(x, y, n, m, 1, 0, NULL, NULL);
     return SFX(expsum_any)(x, y, n, m, (T)1, 1, 0);
 }
 /* The same on s * x (s > 0; m the max of x). */
@@ -722,13 +722,13 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
     const int fast = fabs(m) <= XB_MAX;
     if (op == FSS_OP_SOFTMAX) {
         T *e = buf ? buf : y;
-        const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next, pf && !buf ? y : NULL, FSS_STORE_AHEAD)
+        const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next, pf && !buf ? y : NULL)
                               : SFX(expsum)(x, e, n, m, 1);
         SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, buf != NULL); /* a NaN in x made s NaN: all NaN */
         return;
     }
     T *const wy = op == FSS_OP_LOG_SOFTMAX && pf && !buf ? y : NULL;
-    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy, 0) : SFX(expsum)(x, NULL, n, m, 0));
+    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0));
     if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
@@ -748,14 +748,14 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
         return;
     }
     if (op == FSS_OP_SOFTMAX) {
-        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, NULL, 0),
-                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, NULL, 0);
+        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, NULL),
+                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, NULL);
         SFX(out_pass)(y0, y0, n, (T)(1.0 / s0), 0, 0, 0);
         SFX(out_pass)(y1, y1, n, (T)(1.0 / s1), 0, 0, 0);
         return;
     }
-    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, NULL, 0),
-                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, NULL, 0);
+    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, NULL),
+                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, NULL);
     const double L0 = fss_log_sum(s0), L1 = fss_log_sum(s1);
     if (op == FSS_OP_LOGSUMEXP) {
         *y0 = (T)((double)m0 + L0);
