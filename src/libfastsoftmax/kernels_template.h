@@ -403,8 +403,8 @@ static void SFX(exp)(const T *x, T *y, ptrdiff_t n) {
 /* Elements from p to its next vector boundary (W T's): 0 where p is on one, or not on a T's boundary.
  * Passes in which the order of the elements changes no bit (the max, the output pass) take these first,
  * so that their other loads and stores never split a cache line (an unaligned vector costs two accesses:
- * on Zen 5, float32 rows in L1 with x and y 16 bytes off a line took 1.8x as long in their max pass and
- * in log_softmax's output pass, and 7-8% longer in all). */
+ * on Zen 5, float32 rows in L1 with x and y 16 bytes off a line took 1.7-1.8x as long in their max pass
+ * and in log_softmax's output pass, and 7-8% longer in all). */
 static inline ptrdiff_t SFX(to_aligned)(const T *p) {
     const uintptr_t a = (uintptr_t)p;
     return a % sizeof(T) ? 0 : (ptrdiff_t)((-a % (W * sizeof(T))) / sizeof(T));
