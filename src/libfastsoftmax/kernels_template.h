@@ -494,22 +494,21 @@ static inline void SFX(lse_split)(T m, double L, T *ch, T *cl) {
     *cl = ((m - (h - bv)) + (lh - bv)) + ll;
 }
 
-/* The last pass of a row: y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1); with STREAM, by non-temporal
- * stores where y is aligned (FSS_STREAM_ALIGN), the same bits.  A masked head up to y's first vector
- * boundary (to_aligned), full vectors four at a time, then one masked tail: no per-vector test on the
- * fast path.  a may be y itself. */
+/* The last pass of a row: y = a * c1 (SUB = 0) or (a - c1) - c2 (SUB = 1).  A masked head up to y's
+ * first vector boundary (to_aligned), full vectors four at a time, then one masked tail: no per-vector
+ * test on the fast path.  With STREAM, the full vectors after the head go by non-temporal stores where
+ * they are aligned for them (FSS_STREAM_ALIGN), the same bits.  a may be y itself. */
 FSS_INLINE void SFX(out_pass)(const T *a, T *y, ptrdiff_t n, T c1, T c2, const int sub, const int stream) {
     const V v1 = VOP(set1)(c1), v2 = VOP(set1)(c2);
 #define OUT_OP(v) (sub ? VOP(sub)(VOP(sub)((v), v1), v2) : VOP(mul)((v), v1))
-    ptrdiff_t i = 0;
-    if (stream && (uintptr_t)y % sizeof(T) == 0) {
-        for (; i < n && (uintptr_t)(y + i) % FSS_STREAM_ALIGN != 0; i++) y[i] = sub ? (a[i] - c1) - c2 : a[i] * c1;
-        for (; i + W <= n; i += W) VOP(stream)(y + i, OUT_OP(VOP(load)(a + i)));
-        fss_stream_fence();
-    }
-    if (i == 0 && (i = SFX(to_aligned)(y)) > 0) { /* the lanes before y's first vector boundary */
+    ptrdiff_t i = SFX(to_aligned)(y);
+    if (i > 0) {
         if (i > n) i = n;
         VOP(storen)(y, i, OUT_OP(VOP(loadn)(a, i, (T)0)));
+    }
+    if (stream && (uintptr_t)(y + i) % FSS_STREAM_ALIGN == 0) {
+        for (; i + W <= n; i += W) VOP(stream)(y + i, OUT_OP(VOP(load)(a + i)));
+        fss_stream_fence();
     }
     for (; i + 4 * W <= n; i += 4 * W) {
         V v[4];
