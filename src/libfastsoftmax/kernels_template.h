@@ -39,7 +39,7 @@
  *   logsumexp = m + log(s).
  * exp(x - m) is as accurate for x far below the max as near it: for |m| up to XB_MAX, exp's argument
  * is reduced from x itself and m's own reduction subtracted (expx: no rounded x - m at all); beyond
- * that, and in the short-row and scaled kernels, x - m is split exactly into a rounded part and its
+ * that, in the scaled kernels, and on short slices where SHORT_EXPX is 0, x - m is split exactly into a rounded part and its
  * rounding error (a TwoSum), which is folded into the reduced argument (expm).  (x - m) - log(s) is
  * x - ch - cl with ch + cl = m + log(s) (lse_split): two roundings, each relative to the result.
  */
@@ -563,6 +563,12 @@ static void SFX(keep)(const T *x, const unsigned char *w, T *y, ptrdiff_t n, T f
 /* Short rows (n <= SHORT_V vectors): one load, all passes in registers, one store; the per-row cost
  * of separate passes (constant set-up, reductions, calls) would dominate rows of 10 or 100 classes. */
 #define SHORT_V 4
+/* Whether short slices (n <= SHORT_V W: short rows, batches of them, short columns) take expx, as longer
+ * ones do, where |m| <= XB_MAX: with FSS_ROUND_SCALE (AVX-512) expx is 6 operations per vector fewer than
+ * expm, and float32 slices of 10-64 ran 4-15% faster; by AVX2's integer route, expx's longer set-up
+ * (xbase_of) made (65536, 10) 4-6% slower, so there short slices keep expm.  Every kernel that takes a
+ * short slice follows this, so that it gets the same bits from each. */
+#define SHORT_EXPX FSS_ROUND_SCALE
 
 static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
     V vm = VSET(-INFINITY);
@@ -574,17 +580,24 @@ static inline void SFX(short_load)(const T *x, ptrdiff_t n, V *v, T *m) {
 }
 
 /* exp(v - m) in place, and its sum; padding lanes (-inf) give 0.  On sc * v when SCALED (1: sc, 2: sc
- * for halved operands, as in expsum_any).  By expm, not expx: a short row is a chain of dependent steps,
- * and expx's set-up (xbase_of) lengthens it more than the TwoSum does (65536 x 10: 1.9 against 1.5 ms).
+ * for halved operands, as in expsum_any).  By expx where SHORT_EXPX and |m| <= XB_MAX, else by expm.
  * The terms are added one by one in element order, into a double (float) or a compensated double
  * (double), exactly as the column kernels and short_lanes add a lane's terms: a short row gets the same
  * sum, and so the same bits, whichever kernel takes it. */
 FSS_INLINE double SFX(short_expsum)(V *v, ptrdiff_t n, T m, T sc, const int scaled) {
     T t[SHORT_V * W];
     V vm = VOP(set1)(m), vs = VOP(set1)(sc);
-    for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
-        v[j] = scaled ? SFX(expm_s)(v[j], vm, vs, scaled == 2) : SFX(expm)(v[j], vm);
-        VOP(store)(t + i, v[j]);
+    if (SHORT_EXPX && !scaled && fabs(m) <= XB_MAX) {
+        const SFX(xbase) b = SFX(xbase_of)(vm);
+        for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+            v[j] = SFX(expx)(v[j], &b);
+            VOP(store)(t + i, v[j]);
+        }
+    } else {
+        for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
+            v[j] = scaled ? SFX(expm_s)(v[j], vm, vs, scaled == 2) : SFX(expm)(v[j], vm);
+            VOP(store)(t + i, v[j]);
+        }
     }
 #if FSS_TPL_F32
     double sum = 0.0;
@@ -1031,12 +1044,36 @@ FSS_INLINE void SFX(cols_expsum_any)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
 #undef COL_TERMS
 }
 
-/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX, n > SHORT_V W).  With STORE the terms
- * are added in T four at a time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W
- * of each block of 4W, to part q), without it one by one, as there: a slice gets the same bits here as
- * in the row kernels. */
+/* Per-lane sums of exp(x - m) by expx (every lane's |m| <= XB_MAX; n > SHORT_V W, or SHORT_EXPX).  A
+ * short slice's terms are added one by one in order (as short_expsum); a longer one's, with STORE, in T
+ * four at a time in the order of expsum_x (rows j + q, j + q + W, j + q + 2W, j + q + 3W of each block of
+ * 4W, to part q), without it one by one, as there: a slice gets the same bits here as in the row
+ * kernels. */
 FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
                                    const T *m, double *s, const int store) {
+    if (n <= SHORT_V * W) {
+        COLS_EACH(w, c, k, {
+            const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
+            A a = AOP(zero)();
+            ptrdiff_t j = 0;
+            for (; j + 4 <= n; j += 4) { /* four rows' chains at a time, added in order */
+                V t[4];
+                FSS_UNROLL for (int h = 0; h < 4; h++) t[h] = SFX(ld)(x + (j + h) * xs + c, k, (T)0);
+                SFX(expx_k)(t, &b, 4);
+                FSS_UNROLL for (int h = 0; h < 4; h++) {
+                    if (store) SFX(st)(y + (j + h) * ys + c, k, t[h]);
+                    a = AOP(add)(a, t[h]);
+                }
+            }
+            for (; j < n; j++) {
+                const V t0 = SFX(expx)(SFX(ld)(x + j * xs + c, k, (T)0), &b);
+                if (store) SFX(st)(y + j * ys + c, k, t0);
+                a = AOP(add)(a, t0);
+            }
+            AOP(lanes)(a, s + c);
+        })
+        return;
+    }
     COLS_EACH(w, c, k, {
         const SFX(xbase) b = SFX(xbase_of)(SFX(ld)(m + c, k, (T)0));
         A part[W];
@@ -1070,12 +1107,12 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
 }
 
 /* Per-lane sums of exp(sc (x - m)) into s[0..w), rounded up to whole vectors (s holds
- * FSS_COL_BLOCK + W).  For sc = 1, by expx where the row kernels use it (n > SHORT_V W, |m| <= XB_MAX),
- * else by expm, as the short-row kernels: a slice gets the same bits from either.  Every lane's |m| is
+ * FSS_COL_BLOCK + W).  For sc = 1, by expx where the row kernels use it (|m| <= XB_MAX, and n > SHORT_V W
+ * or SHORT_EXPX), else by expm, as the short-row kernels: a slice gets the same bits from either.  Every lane's |m| is
  * on the same side of XB_MAX (the callers' runs). */
 static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, const T *m,
                              double *s, const int store, T sc) {
-    if (sc == 1 && fabs(m[0]) <= XB_MAX && n > SHORT_V * W) {
+    if (sc == 1 && fabs(m[0]) <= XB_MAX && (n > SHORT_V * W || SHORT_EXPX)) {
         if (store) SFX(cols_expsum_x)(x, xs, y, ys, n, w, m, s, 1);
         else SFX(cols_expsum_x)(x, xs, NULL, 0, n, w, m, s, 0);
     } else if (sc == 1 && store) SFX(cols_expsum_any)(x, xs, y, ys, n, w, m, s, 1, sc, 0);
@@ -1245,7 +1282,8 @@ static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptr
  * padded with -inf to whole groups of W (for the max; only the n real ones are exponentiated).  Per lane, the
  * arithmetic is that of the column kernels (cols_max, cols_expsum_any, softmax_cols_finite,
  * log_softmax_cols_finite, logsumexp_cols_finite), so a row gets the bits it gets there.  Returns 0,
- * having written nothing, if a row's max is not finite (the caller then takes the rows one by one). */
+ * having written nothing, if a row's max is not finite, or (SHORT_EXPX, unscaled) beyond XB_MAX (the
+ * caller then takes the rows one by one). */
 FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, T sc,
                                 const int scaled) {
     V c[SHORT_V * W];
@@ -1257,23 +1295,31 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
         VOP(transpose)(c + g);
         FSS_UNROLL for (ptrdiff_t r = 0; r < W; r++) vm = VOP(max)(vm, c[g + r]);
     }
-    T m[W];
+    /* g per lane: m - m, 0 for a finite max; with expx, |m| or XB_MAX where larger (NaN for a NaN max:
+     * v_max returns its second operand then).  Tested with & on the stored lanes: a branch per lane
+     * (&&) made (65536, 10) 8% slower */
+    const int xp = SHORT_EXPX && !scaled;
+    const V g = xp ? VOP(max)(VSET(XB_MAX), VOP(max)(vm, VOP(sub)(VSET(0), vm))) : VOP(sub)(vm, vm);
+    T m[W], gl[W];
     VOP(store)(m, vm);
+    VOP(store)(gl, g);
     int finite = 1;
-    for (ptrdiff_t l = 0; l < W; l++) finite &= m[l] - m[l] == 0;
+    for (ptrdiff_t l = 0; l < W; l++) finite &= gl[l] == (xp ? (T)XB_MAX : (T)0);
     if (!finite) return 0;
     const V vs = VOP(set1)(sc);
+    const SFX(xbase) b = SFX(xbase_of)(xp ? vm : VSET(0));
     A a = AOP(zero)();
     ptrdiff_t j = 0;
     for (; !scaled && j + 2 <= n; j += 2) { /* two at a time: their chains interleave (see exp_poly_k; four
                                             * at a time spill c[] and are slower, 65536 x 10) */
         V t[2] = {c[j], c[j + 1]};
-        SFX(expm_k)(t, vm, 2);
+        if (xp) SFX(expx_k)(t, &b, 2);
+        else SFX(expm_k)(t, vm, 2);
         if (op == FSS_OP_SOFTMAX) c[j] = t[0], c[j + 1] = t[1];
         a = AOP(add)(AOP(add)(a, t[0]), t[1]);
     }
     for (; j < n; j++) {
-        const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : SFX(expm)(c[j], vm);
+        const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : xp ? SFX(expx)(c[j], &b) : SFX(expm)(c[j], vm);
         if (op == FSS_OP_SOFTMAX) c[j] = t;
         a = AOP(add)(a, t);
     }
@@ -1467,6 +1513,7 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef XB_MAX
 #undef VSET
 #undef SHORT_V
+#undef SHORT_EXPX
 #undef SHORT_S
 #undef COL_PARTS
 #undef COL_ROWS
