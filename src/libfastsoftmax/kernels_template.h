@@ -858,27 +858,20 @@ static inline void SFX(st_d)(double *p, V v) {
 #endif
 }
 
-/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time. */
+/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time.  Every
+ * s[l] is a sum whose largest term is exactly 1 (a column's or short row's, padding lanes included:
+ * each of their terms is 1), so s >= 1 and finite, where fss_log_split always succeeds, or NaN (a NaN
+ * in the slice).  A NaN lane goes through the same operations (its bits give some finite u and k, no
+ * trap) and is made NaN at the end by adding s - s, which is +0 for every other lane (and L >= +0
+ * there: the same bits).  (A test of the lanes for NaN first, and a lane-by-lane fallback, cost
+ * (256, 10, 512) over axis 1 some 4% of its time.) */
 FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
-    /* fss_log_split's test, NaN-proof: per lane 1 for a normal s, 0 below, NaN for NaN or infinity */
-    vd ok = vd_set1(0.0);
-    for (ptrdiff_t l = 0; l < W; l += VD_W) {
-        const vd v = vd_load(s + l);
-        ok = vd_add(ok, vd_zero_below(vd_add(vd_sub(v, v), vd_set1(1.0)), v, vd_set1(0x1p-1022)));
-    }
-    double okl[VD_W];
-    vd_store(okl, ok);
-    int normal = 1;
-    for (ptrdiff_t l = 0; l < VD_W; l++) normal &= okl[l] == (double)(W / VD_W);
-    if (!normal) { /* a zero, subnormal or NaN sum (a NaN in the slice): lane by lane */
-        for (ptrdiff_t l = 0; l < W; l++) L[l] = fss_log_sum(s[l]);
-        return;
-    }
     const vd one = vd_set1(1.0);
     for (ptrdiff_t l = 0; l < W; l += VD_W) {
         /* fss_log_split: s = 2^k u with u = m or m / 2 (m >= sqrt(2) rounded down), exactly */
         vd vk;
-        const vd mt = vd_frexp(vd_load(s + l), &vk);
+        const vd v = vd_load(s + l);
+        const vd mt = vd_frexp(v, &vk);
         const vd big = vd_zero_below(one, mt, vd_set1(0x1.6a09e667f3bcdp+0));
         vk = vd_add(vk, big);
         const vd f = vd_sub(vd_mul(mt, vd_sub(one, vd_mul(big, vd_set1(0.5)))), one);
@@ -886,7 +879,7 @@ FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
         const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
         const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
         const vd c = vd_sub(vd_mul(t, vd_sub(f, R)), vd_mul(vk, vd_set1(FSS_LOG_LN2_LO)));
-        vd_store(L + l, vd_add(h, vd_sub(e, c)));
+        vd_store(L + l, vd_add(vd_add(h, vd_sub(e, c)), vd_sub(v, v)));
     }
 }
 
