@@ -65,10 +65,10 @@ static int SFX(long_row)(int op, const fss_kernels *K, const T *x, T *y, ptrdiff
     for (ptrdiff_t c = 0; c < nc; c++) fss_sum2_add(&sum, &comp, sc[c]);
     sum += comp;
     if (op == FSS_OP_LOGSUMEXP) {
-        *y = (T)((double)m + fss_log_sum(sum));
+        *y = (T)((double)m + SFX(fss_log_sum)(sum));
     } else {
         const T inv = (T)(1.0 / sum);
-        const double L = fss_log_sum(sum);
+        const double L = SFX(fss_log_sum)(sum);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
 #endif
@@ -414,7 +414,7 @@ static void SFX(row_lse)(const fss_kernels *K, const T *x, ptrdiff_t n, T *e, SF
         fss_sum2_add(&sum, &comp, v);
     }
     st->s = sum + comp;
-    st->logs = fss_log_sum(st->s);
+    st->logs = SFX(fss_log_sum)(st->s);
 }
 
 /* e *= f exp(m_c - m) chunk by chunk: exp(x - m) f, from the chunks' exp(x - m_c) (a chunk of -inf only

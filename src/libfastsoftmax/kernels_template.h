@@ -658,7 +658,7 @@ FSS_INLINE void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, cons
         return;
     }
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
-    const SFX(short_lsub) p = SFX(short_lsub_of)(m, fss_log_sum(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
+    const SFX(short_lsub) p = SFX(short_lsub_of)(m, SFX(fss_log_sum)(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
         SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], &p, scaled));
 }
@@ -671,7 +671,7 @@ FSS_INLINE T SFX(logsumexp_short)(const T *x, ptrdiff_t n, T sc, const int scale
     T m;
     SFX(short_load)(x, n, v, &m);
     if (!isfinite(m)) return SPECIAL(logsumexp)(x, 1, n);
-    return SFX(fss_lse_scaled)(m, SHORT_S(sc, scaled), fss_log_sum(SFX(short_expsum)(v, n, m, sc, scaled)));
+    return SFX(fss_lse_scaled)(m, SHORT_S(sc, scaled), SFX(fss_log_sum)(SFX(short_expsum)(v, n, m, sc, scaled)));
 }
 
 /* Two short rows at once, so that their dependency chains (max, exp, sum, reciprocal or log: a short
@@ -711,8 +711,8 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
             ea[j] = a[j];
             eb[j] = b[j];
         }
-        const double la = fss_log_sum(SFX(short_expsum)(ea, n, ma, sc, scaled));
-        const double lb = fss_log_sum(SFX(short_expsum)(eb, n, mb, sc, scaled));
+        const double la = SFX(fss_log_sum)(SFX(short_expsum)(ea, n, ma, sc, scaled));
+        const double lb = SFX(fss_log_sum)(SFX(short_expsum)(eb, n, mb, sc, scaled));
         const SFX(short_lsub) pa = SFX(short_lsub_of)(ma, la, sc, scaled), pb = SFX(short_lsub_of)(mb, lb, sc, scaled);
         for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) {
             ptrdiff_t k = n - i < W ? n - i : W;
@@ -721,8 +721,8 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
         }
     } else {
         double sa = SFX(short_expsum)(a, n, ma, sc, scaled), sb = SFX(short_expsum)(b, n, mb, sc, scaled);
-        *y0 = SFX(fss_lse_scaled)(ma, SHORT_S(sc, scaled), fss_log_sum(sa));
-        *y1 = SFX(fss_lse_scaled)(mb, SHORT_S(sc, scaled), fss_log_sum(sb));
+        *y0 = SFX(fss_lse_scaled)(ma, SHORT_S(sc, scaled), SFX(fss_log_sum)(sa));
+        *y1 = SFX(fss_lse_scaled)(mb, SHORT_S(sc, scaled), SFX(fss_log_sum)(sb));
     }
 }
 
@@ -757,7 +757,7 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
         return;
     }
     T *const wy = op == FSS_OP_LOG_SOFTMAX && pf && !buf ? y : NULL;
-    const double L = fss_log_sum(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0));
+    const double L = SFX(fss_log_sum)(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0));
     if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
@@ -785,7 +785,7 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
     }
     const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, NULL),
                  s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, NULL);
-    const double L0 = fss_log_sum(s0), L1 = fss_log_sum(s1);
+    const double L0 = SFX(fss_log_sum)(s0), L1 = SFX(fss_log_sum)(s1);
     if (op == FSS_OP_LOGSUMEXP) {
         *y0 = (T)((double)m0 + L0);
         *y1 = (T)((double)m1 + L1);
@@ -832,9 +832,9 @@ static void SFX(row_scaled)(int op, const T *x, T *y, ptrdiff_t n, T s) {
     } else if (op == FSS_OP_SOFTMAX) {
         SFX(scale)(y, n, (T)(1.0 / SFX(expsum_s)(x, y, n, m, s))); /* a NaN made the sum NaN: all NaN */
     } else if (op == FSS_OP_LOG_SOFTMAX) {
-        SFX(logsub_s)(x, y, n, m, s, fss_log_sum(SFX(sumexp_s)(x, n, m, s)));
+        SFX(logsub_s)(x, y, n, m, s, SFX(fss_log_sum)(SFX(sumexp_s)(x, n, m, s)));
     } else {
-        *y = SFX(fss_lse_scaled)(m, s, fss_log_sum(SFX(sumexp_s)(x, n, m, s)));
+        *y = SFX(fss_lse_scaled)(m, s, SFX(fss_log_sum)(SFX(sumexp_s)(x, n, m, s)));
     }
 }
 
@@ -858,7 +858,7 @@ static inline void SFX(st_d)(double *p, V v) {
 #endif
 }
 
-/* L[l] = fss_log_sum(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time.  Every
+/* L[l] = SFX(fss_log_sum)(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time.  Every
  * s[l] is a sum whose largest term is exactly 1 (a column's or short row's, padding lanes included:
  * each of their terms is 1), so s >= 1 and finite, where fss_log_split always succeeds, or NaN (a NaN
  * in the slice).  A NaN lane goes through the same operations (its bits give some finite u and k, no
@@ -876,7 +876,7 @@ FSS_INLINE void SFX(log_lanes)(const double *s, double *L) {
         vk = vd_add(vk, big);
         const vd f = vd_sub(vd_mul(mt, vd_sub(one, vd_mul(big, vd_set1(0.5)))), one);
         const vd t = vd_div(f, vd_add(vd_set1(2.0), f)), z = vd_mul(t, t);
-        const vd R = FSS_LOG_R(vd_mul, vd_add, vd_set1, z);
+        const vd R = SFX(FSS_LOG_R)(vd_mul, vd_add, vd_set1, z);
         const vd kh = vd_mul(vk, vd_set1(FSS_LOG_LN2_HI)), h = vd_add(kh, f), e = vd_add(vd_sub(kh, h), f);
         const vd c = vd_sub(vd_mul(t, vd_sub(f, R)), vd_mul(vk, vd_set1(FSS_LOG_LN2_LO)));
         vd_store(L + l, vd_add(vd_add(h, vd_sub(e, c)), vd_sub(v, v)));
