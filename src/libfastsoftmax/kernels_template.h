@@ -39,9 +39,10 @@
  *   logsumexp = m + log(s).
  * exp(x - m) is as accurate for x far below the max as near it: for |m| up to XB_MAX, exp's argument
  * is reduced from x itself and m's own reduction subtracted (expx: no rounded x - m at all); beyond
- * that, in the scaled kernels, and on short slices where SHORT_EXPX is 0, x - m is split exactly into a rounded part and its
- * rounding error (a TwoSum), which is folded into the reduced argument (expm).  (x - m) - log(s) is
- * x - ch - cl with ch + cl = m + log(s) (lse_split): two roundings, each relative to the result.
+ * that, in the scaled kernels, and on short slices where SHORT_EXPX is 0, x - m is split exactly into
+ * a rounded part and its rounding error (a TwoSum), which is folded into the reduced argument (expm).
+ * (x - m) - log(s) is x - ch - cl with ch + cl = m + log(s) (lse_split): two roundings, each relative
+ * to the result.
  */
 
 #ifndef FSS_ROUND_SCALE
@@ -661,7 +662,8 @@ FSS_INLINE void SFX(log_softmax_short)(const T *x, T *y, ptrdiff_t n, T sc, cons
         return;
     }
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++) e[j] = v[j];
-    const SFX(short_lsub) p = SFX(short_lsub_of)(m, SFX(fss_log_sum)(SFX(short_expsum)(e, n, m, sc, scaled)), sc, scaled);
+    const double L = SFX(fss_log_sum)(SFX(short_expsum)(e, n, m, sc, scaled));
+    const SFX(short_lsub) p = SFX(short_lsub_of)(m, L, sc, scaled);
     for (ptrdiff_t i = 0, j = 0; i < n; i += W, j++)
         SFX(st)(y + i, n - i < W ? n - i : W, SFX(short_logsub)(v[j], &p, scaled));
 }
@@ -760,7 +762,8 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
         return;
     }
     T *const wy = op == FSS_OP_LOG_SOFTMAX && pf && !buf ? y : NULL;
-    const double L = SFX(fss_log_sum)(fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0));
+    const double s = fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0);
+    const double L = SFX(fss_log_sum)(s);
     if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
@@ -861,8 +864,8 @@ static inline void SFX(st_d)(double *p, V v) {
 #endif
 }
 
-/* L[l] = SFX(fss_log_sum)(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time.  Every
- * s[l] is a sum whose largest term is exactly 1 (a column's or short row's, padding lanes included:
+/* L[l] = SFX(fss_log_sum)(s[l]) for W sums (L may be s), by the same operations VD_W lanes at a time.
+ * Every s[l] is a sum whose largest term is exactly 1 (a column's or short row's, padding lanes included:
  * each of their terms is 1), so s >= 1 and finite, where fss_log_split always succeeds, or NaN (a NaN
  * in the slice).  A NaN lane goes through the same operations (its bits give some finite u and k, no
  * trap) and is made NaN at the end by adding s - s, which is +0 for every other lane (and L >= +0
@@ -1104,8 +1107,8 @@ FSS_INLINE void SFX(cols_expsum_x)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
 
 /* Per-lane sums of exp(sc (x - m)) into s[0..w), rounded up to whole vectors (s holds
  * FSS_COL_BLOCK + W).  For sc = 1, by expx where the row kernels use it (|m| <= XB_MAX, and n > SHORT_V W
- * or SHORT_EXPX), else by expm, as the short-row kernels: a slice gets the same bits from either.  Every lane's |m| is
- * on the same side of XB_MAX (the callers' runs). */
+ * or SHORT_EXPX), else by expm, as the short-row kernels: a slice gets the same bits from either.  Every
+ * lane's |m| is on the same side of XB_MAX (the callers' runs). */
 static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, const T *m,
                              double *s, const int store, T sc) {
     if (sc == 1 && fabs(m[0]) <= XB_MAX && (n > SHORT_V * W || SHORT_EXPX)) {
@@ -1315,7 +1318,8 @@ FSS_INLINE int SFX(short_lanes)(const int op, const T *x, ptrdiff_t xs, T *y, pt
         a = AOP(add)(AOP(add)(a, t[0]), t[1]);
     }
     for (; j < n; j++) {
-        const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2) : xp ? SFX(expx)(c[j], &b) : SFX(expm)(c[j], vm);
+        const V t = scaled ? SFX(expm_s)(c[j], vm, vs, scaled == 2)
+                           : xp ? SFX(expx)(c[j], &b) : SFX(expm)(c[j], vm);
         if (op == FSS_OP_SOFTMAX) c[j] = t;
         a = AOP(add)(a, t);
     }
