@@ -11,7 +11,8 @@
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
  *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
  *            whose rows lie a power of two apart is computed in a dense copy in the thread's scratch
- *            (n * cb elements, at most 256 KiB; fss_col_pack), which is read and written once;
+ *            (n * cb elements, at most 256 KiB; fss_col_pack), made by the kernel's first pass over x,
+ *            its last pass writing y from it;
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
  * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other
@@ -127,21 +128,10 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         ptrdiff_t o = t / nblk, i0 = (t % nblk) * cb;
         ptrdiff_t w = j->inner - i0 < cb ? j->inner - i0 : cb;
         const T *xb = j->x + o * j->xs0 + i0;
-        T *yb = j->y + o * j->ys0 + i0;
-        const T *xp = xb;
-        T *yp = yb;
-        ptrdiff_t xs = j->xs1, ys = j->ys1;
-        if (j->pack) { /* the block, rows w apart, in buf: computed there in place, then copied to y */
-            for (ptrdiff_t r = 0; r < n; r++) memcpy(buf + r * w, xb + r * xs, (size_t)w * sizeof(T));
-            xp = buf;
-            xs = w;
-            if (op != FSS_OP_LOGSUMEXP) yp = buf, ys = w;
-        }
-        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xp, xs, yp, ys, n, w, j->scale);
-        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xp, xs, yp, ys, n, w, j->scale);
-        else K->SFX(logsumexp_cols)(xp, xs, yp, n, w, j->scale);
-        if (j->pack && op != FSS_OP_LOGSUMEXP)
-            for (ptrdiff_t r = 0; r < n; r++) memcpy(yb + r * j->ys1, buf + r * w, (size_t)w * sizeof(T));
+        T *yb = j->y + o * j->ys0 + i0, *b = j->pack ? buf : NULL; /* b: the block computed in a dense copy */
+        if (op == FSS_OP_SOFTMAX) K->SFX(softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale, b);
+        else if (op == FSS_OP_LOG_SOFTMAX) K->SFX(log_softmax_cols)(xb, j->xs1, yb, j->ys1, n, w, j->scale, b);
+        else K->SFX(logsumexp_cols)(xb, j->xs1, yb, n, w, j->scale, b);
     } else {
         ptrdiff_t o = t / j->inner, i = t % j->inner;
         const T *xr = j->x + o * j->xs0 + i * j->xs2;

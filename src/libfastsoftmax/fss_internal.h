@@ -129,17 +129,21 @@ typedef struct fss_kernels {
     void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
                      double s);
     /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements, of
-     * s * x (s > 0 finite; 1: plain).  For logsumexp the w results go to y[0..w). y may equal x. */
+     * s * x (s > 0 finite; 1: plain).  For logsumexp the w results go to y[0..w). y may equal x.  Given
+     * b (n * w elements, apart from x and y), the block is computed in a dense copy there (fss_col_pack),
+     * made by the first pass over x; NULL: where it lies.  The same bits either way. */
     void (*softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
-                             float s);
+                             float s, float *b);
     void (*log_softmax_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t n,
-                                 ptrdiff_t w, float s);
-    void (*logsumexp_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t n, ptrdiff_t w, float s);
+                                 ptrdiff_t w, float s, float *b);
+    void (*logsumexp_cols_f32)(const float *x, ptrdiff_t xs, float *y, ptrdiff_t n, ptrdiff_t w, float s,
+                               float *b);
     void (*softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
-                             ptrdiff_t w, double s);
+                             ptrdiff_t w, double s, double *b);
     void (*log_softmax_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t n,
-                                 ptrdiff_t w, double s);
-    void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w, double s);
+                                 ptrdiff_t w, double s, double *b);
+    void (*logsumexp_cols_f64)(const double *x, ptrdiff_t xs, double *y, ptrdiff_t n, ptrdiff_t w, double s,
+                               double *b);
     /* Building blocks of a row (n >= 1, m finite): its maximum; sum(exp(x - m)) in double, also
      * storing y = exp(x - m) (expsum: the sum to within 2 units of roundoff, enough for 1/sum; expsum_lse:
      * as sumexp's, every term unrounded, for a log of the sum); y *= c (scale); y = (x - m) - L (logsub). */

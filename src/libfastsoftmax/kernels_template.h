@@ -940,7 +940,8 @@ FSS_INLINE V SFX(lse_lanes)(V m, const double *L) {
         }                                                \
     }
 
-static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m) {
+/* Each lane's max into m. */
+FSS_INLINE void SFX(cols_max_any)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m) {
     COLS_EACH(w, c, k, {
         V m0 = VSET(-INFINITY), m1 = m0;
         ptrdiff_t j = 0;
@@ -951,6 +952,39 @@ static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T 
         if (j < n) m0 = VOP(max)(m0, SFX(ld)(x + j * xs + c, k, (T)-INFINITY));
         SFX(st)(m + c, k, VOP(max)(m0, m1));
     })
+}
+
+/* The same, the block also copied to b, rows w apart (a packed block), row by row in the same pass: a
+ * row's lines are read one after another.  The maxima are those of cols_max_any, to the bit (for NaN):
+ * rows j = 0, 2, 4 ... in order into one, the others into another, the two maxed last.  Four rows at a
+ * time, so that these, kept in memory, wait on one another once per four rows. */
+FSS_INLINE void SFX(cols_max_copy)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m, T *b) {
+    V m0[FSS_COL_BLOCK / W], m1[FSS_COL_BLOCK / W];
+    for (ptrdiff_t c = 0; c < w; c += W) m0[c / W] = m1[c / W] = VSET(-INFINITY);
+    ptrdiff_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        COLS_EACH(w, c, k, {
+            V v[4];
+            FSS_UNROLL for (int h = 0; h < 4; h++) {
+                v[h] = SFX(ld)(x + (j + h) * xs + c, k, (T)-INFINITY);
+                SFX(st)(b + (j + h) * w + c, k, v[h]);
+            }
+            m0[c / W] = VOP(max)(VOP(max)(m0[c / W], v[0]), v[2]);
+            m1[c / W] = VOP(max)(VOP(max)(m1[c / W], v[1]), v[3]);
+        })
+    for (; j < n; j++)
+        COLS_EACH(w, c, k, {
+            const V v0 = SFX(ld)(x + j * xs + c, k, (T)-INFINITY);
+            SFX(st)(b + j * w + c, k, v0);
+            if (j % 2) m1[c / W] = VOP(max)(m1[c / W], v0);
+            else m0[c / W] = VOP(max)(m0[c / W], v0);
+        })
+    COLS_EACH(w, c, k, { SFX(st)(m + c, k, VOP(max)(m0[c / W], m1[c / W])); })
+}
+
+static void SFX(cols_max)(const T *x, ptrdiff_t xs, ptrdiff_t n, ptrdiff_t w, T *m, T *b) {
+    if (b) SFX(cols_max_copy)(x, xs, n, w, m, b);
+    else SFX(cols_max_any)(x, xs, n, w, m);
 }
 
 /* The order in which a row kernel adds a slice's terms, for the column kernels to follow.  A row of
@@ -1135,10 +1169,27 @@ static void SFX(cols_expsum)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdi
             }                                                                                                 \
     } while (0)
 
-static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                     ptrdiff_t w, const T *m, T sc) {
+/* The output pass of a packed block (loads from the dense copy, stores to y): BODY for each row j and
+ * vector of lanes c (k lanes), row by row, each row of y stored line after line as a copy back would
+ * be, the per-lane constants set up beforehand (in arrays, element c / W).  Going down the rows a
+ * vector at a time, as where the block lies (COL_ROWS), made (1000, 256) float32 softmax over axis 0
+ * 1.4x slower than computing in the copy and copying it back. */
+#define COLS_PACKED_OUT(j, c, k, n, w, ...) \
+    for (ptrdiff_t j = 0; j < (n); j++) COLS_EACH(w, c, k, __VA_ARGS__)
+
+/* The exp terms are kept in e (rows es apart): y itself, or a packed block, scaled from there into y. */
+static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *e, ptrdiff_t es, T *y, ptrdiff_t ys,
+                                     ptrdiff_t n, ptrdiff_t w, const T *m, T sc) {
     double s[FSS_COL_BLOCK + W];
-    SFX(cols_expsum)(x, xs, y, ys, n, w, m, s, 1, sc);
+    SFX(cols_expsum)(x, xs, e, es, n, w, m, s, 1, sc);
+    if (e != y) {
+        V f[FSS_COL_BLOCK / W];
+        for (ptrdiff_t c = 0; c < w; c += W) f[c / W] = SFX(inv_lanes)(s + c);
+        COLS_PACKED_OUT(j, c, k, n, w, {
+            SFX(st)(y + j * ys + c, k, VOP(mul)(SFX(ld)(e + j * es + c, k, (T)0), f[c / W]));
+        })
+        return;
+    }
     COLS_EACH(w, c, k, {
         const V vinv = SFX(inv_lanes)(s + c);
         COL_ROWS(j, n, k, ys, {
@@ -1148,10 +1199,23 @@ static void SFX(softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t y
     })
 }
 
-/* sc (x - m) - L per lane, L[l] split into lh + ll as in logsub_s; sc doubled if HALVE. */
-FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w,
-                                   const T *m, const double *L, T sc, const int halve) {
-    V vs = VOP(set1)(sc);
+/* sc (x - m) - L per lane, L[l] split into lh + ll as in logsub_s; sc doubled if HALVE; x a packed block
+ * if PACKED. */
+FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, const int packed, ptrdiff_t n,
+                                   ptrdiff_t w, const T *m, const double *L, T sc, const int halve) {
+    const V vs = VOP(set1)(sc);
+    if (packed) {
+        V vm[FSS_COL_BLOCK / W], vlh[FSS_COL_BLOCK / W], vll[FSS_COL_BLOCK / W];
+        COLS_EACH(w, c, k, {
+            vm[c / W] = SFX(ld)(m + c, k, (T)0);
+            SFX(split_lanes)(L + c, &vlh[c / W], &vll[c / W]);
+        })
+        COLS_PACKED_OUT(j, c, k, n, w, {
+            const V v = SFX(ld)(x + j * xs + c, k, (T)0);
+            SFX(st)(y + j * ys + c, k, SFX(logsub_s_vec)(v, vm[c / W], vs, vlh[c / W], vll[c / W], halve));
+        })
+        return;
+    }
     COLS_EACH(w, c, k, {
         V vm = SFX(ld)(m + c, k, (T)0), vlh, vll;
         SFX(split_lanes)(L + c, &vlh, &vll);
@@ -1161,17 +1225,27 @@ FSS_INLINE void SFX(cols_logsub_s)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys,
     })
 }
 
-static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                         ptrdiff_t w, const T *m, T sc) {
+/* x a packed block if PACKED. */
+static void SFX(log_softmax_cols_finite)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, const int packed,
+                                         ptrdiff_t n, ptrdiff_t w, const T *m, T sc) {
     double L[FSS_COL_BLOCK + W];
     SFX(cols_expsum)(x, xs, NULL, 0, n, w, m, L, 0, sc);
     for (ptrdiff_t l = 0; l < w; l += W) SFX(log_lanes)(L + l, L + l);
     if (sc < 1) {
-        SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, 2 * sc, 1);
+        SFX(cols_logsub_s)(x, xs, y, ys, packed, n, w, m, L, 2 * sc, 1);
         return;
     }
     if (sc > 1) {
-        SFX(cols_logsub_s)(x, xs, y, ys, n, w, m, L, sc, 0);
+        SFX(cols_logsub_s)(x, xs, y, ys, packed, n, w, m, L, sc, 0);
+        return;
+    }
+    if (packed) {
+        V vh[FSS_COL_BLOCK / W], vl[FSS_COL_BLOCK / W];
+        COLS_EACH(w, c, k, { SFX(lse_split_lanes)(SFX(ld)(m + c, k, (T)0), L + c, &vh[c / W], &vl[c / W]); })
+        COLS_PACKED_OUT(j, c, k, n, w, {
+            const V v = SFX(ld)(x + j * xs + c, k, (T)0);
+            SFX(st)(y + j * ys + c, k, VOP(sub)(VOP(sub)(v, vh[c / W]), vl[c / W]));
+        })
         return;
     }
     COLS_EACH(w, c, k, {
@@ -1217,11 +1291,18 @@ static int SFX(cols_small)(const T *m, ptrdiff_t w) {
     return ok;
 }
 
-static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, T sc) {
+/* The column kernels.  Given b (n * w elements), the block is packed there by the first pass, which
+ * reads x, and the passes that follow read b (softmax keeps its exp terms there too); the last writes
+ * y.  The same bits either way. */
+static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, ptrdiff_t w, T sc,
+                              T *b) {
     T m[FSS_COL_BLOCK];
-    SFX(cols_max)(x, xs, n, w, m);
+    SFX(cols_max)(x, xs, n, w, m, b);
+    T *e = b ? b : y;
+    const ptrdiff_t es = b ? w : ys;
+    if (b) x = b, xs = w;
     if (SFX(cols_small)(m, w)) {
-        SFX(softmax_cols_finite)(x, xs, y, ys, n, w, m, sc);
+        SFX(softmax_cols_finite)(x, xs, e, es, y, ys, n, w, m, sc);
         return;
     }
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
@@ -1231,16 +1312,17 @@ static void SFX(softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
             continue;
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
-        SFX(softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
+        SFX(softmax_cols_finite)(x + l0, xs, e + l0, es, y + l0, ys, n, l1 - l0, m + l0, sc);
     }
 }
 
 static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n,
-                                  ptrdiff_t w, T sc) {
+                                  ptrdiff_t w, T sc, T *b) {
     T m[FSS_COL_BLOCK];
-    SFX(cols_max)(x, xs, n, w, m);
+    SFX(cols_max)(x, xs, n, w, m, b);
+    if (b) x = b, xs = w;
     if (SFX(cols_small)(m, w)) {
-        SFX(log_softmax_cols_finite)(x, xs, y, ys, n, w, m, sc);
+        SFX(log_softmax_cols_finite)(x, xs, y, ys, b != NULL, n, w, m, sc);
         return;
     }
     for (ptrdiff_t l0 = 0, l1; l0 < w; l0 = l1) {
@@ -1250,13 +1332,14 @@ static void SFX(log_softmax_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
             continue;
         }
         for (l1 = l0 + 1; l1 < w && isfinite(m[l1]) && SFX(xsame)(m[l1], m[l0]);) l1++;
-        SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, n, l1 - l0, m + l0, sc);
+        SFX(log_softmax_cols_finite)(x + l0, xs, y + l0, ys, b != NULL, n, l1 - l0, m + l0, sc);
     }
 }
 
-static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w, T sc) {
+static void SFX(logsumexp_cols)(const T *x, ptrdiff_t xs, T *y, ptrdiff_t n, ptrdiff_t w, T sc, T *b) {
     T m[FSS_COL_BLOCK];
-    SFX(cols_max)(x, xs, n, w, m);
+    SFX(cols_max)(x, xs, n, w, m, b);
+    if (b) x = b, xs = w;
     if (SFX(cols_small)(m, w)) {
         SFX(logsumexp_cols_finite)(x, xs, y, n, w, m, sc);
         return;
@@ -1517,6 +1600,7 @@ static void SFX(log_sigmoid)(const T *x, T *y, ptrdiff_t n) {
 #undef SHORT_S
 #undef COL_PARTS
 #undef COL_ROWS
+#undef COLS_PACKED_OUT
 #undef COLS_EACH
 #undef EXP_NC
 #undef EXP_LUT

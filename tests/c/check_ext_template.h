@@ -223,9 +223,9 @@ static void K(check_scaled_row_)(const T *in, ptrdiff_t n, T s, const char *desc
                 }
             }
             snprintf(variant, sizeof variant, "%s (column kernel, op %d)", desc, op);
-            if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(x2, 1, y2, 1, n, 1, s);
-            else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(x2, 1, y2, 1, n, 1, s);
-            else KF(tb, logsumexp_cols_)(x2, 1, y2, n, 1, s);
+            if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(x2, 1, y2, 1, n, 1, s, NULL);
+            else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(x2, 1, y2, 1, n, 1, s, NULL);
+            else KF(tb, logsumexp_cols_)(x2, 1, y2, n, 1, s, NULL);
             if (op == FSS_OP_LOGSUMEXP) K(check_out_)(t, f, 1, y2, 0, &lse, 0, 1, 1, &ii, 0, variant);
             else K(check_out_)(t, f, op == FSS_OP_LOG_SOFTMAX, y2, 0, op ? ls : sm, 0, 1, n, &ii, 1, variant);
         }
@@ -868,17 +868,20 @@ static void K(check_short_batch_)(const T *in, const T *clean, ptrdiff_t n, T s,
                 for (ptrdiff_t r = 0; r < rows; r++)
                     if (r != special) K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "the batch without the special row", variant);
             }
-            /* the column kernel on the transposed rows: row r in lane r */
-            {
-                if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(xt, rows, ycol, rows, n, rows, s);
-                else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(xt, rows, ycol, rows, n, rows, s);
-                else KF(tb, logsumexp_cols_)(xt, rows, ycol, n, rows, s);
+            /* the column kernel on the transposed rows, row r in lane r: where they lie, and packed */
+            for (int pk = 0; pk < 2; pk++) {
+                T *b = pk ? malloc((size_t)(n * rows) * sizeof(T)) : NULL;
+                if (op == FSS_OP_SOFTMAX) KF(tb, softmax_cols_)(xt, rows, ycol, rows, n, rows, s, b);
+                else if (op == FSS_OP_LOG_SOFTMAX) KF(tb, log_softmax_cols_)(xt, rows, ycol, rows, n, rows, s, b);
+                else KF(tb, logsumexp_cols_)(xt, rows, ycol, n, rows, s, b);
                 for (ptrdiff_t r = 0; r < rows; r++) {
                     if (lse_op) tmp[0] = ycol[r];
                     else
                         for (ptrdiff_t j = 0; j < n; j++) tmp[j] = ycol[j * rows + r];
-                    K(sb_same_)(t, op, y, yst, r, tmp, w, "the column kernel", variant);
+                    K(sb_same_)(t, op, y, yst, r, tmp, w, pk ? "the column kernel, packed" : "the column kernel",
+                                variant);
                 }
+                free(b);
             }
             /* in place (y = x, ys = xs) */
             if (!lse_op) {

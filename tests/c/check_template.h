@@ -414,6 +414,48 @@ static void K(special_rows_)(void) {
 
 static int K(col_mode_);
 
+/* Column function f computed in a dense copy (b, given to the kernel) must give the bits (same_bits_)
+ * it gave where the block lies: ref, rows rs apart (logsumexp: one row), from x (rows xs apart; in is the packed
+ * input).  Checked into a fresh y (rows rs apart) and in place in a copy of x; b must take no more than
+ * its n * w elements, and x must stay unchanged. */
+static void K(check_packed_)(int t, int f, const T *x, ptrdiff_t xs, const T *in, const T *ref, ptrdiff_t rs,
+                             ptrdiff_t n, ptrdiff_t w, const char *variant) {
+    const fss_kernels *tb = tables[t].k;
+    const ptrdiff_t nb = n * w, guard = 64, rows = f == F_LSEC ? 1 : n;
+    T *b = malloc((size_t)(nb + guard) * sizeof(T)), *y = malloc((size_t)((rows - 1) * rs + w) * sizeof(T));
+    T *xi = malloc((size_t)((n - 1) * xs + w) * sizeof(T));
+    for (int inplace = 0; inplace < (f == F_LSEC ? 1 : 2); inplace++) {
+        T *out = y;
+        ptrdiff_t os = rs;
+        memset(b + nb, 0x5a, (size_t)guard * sizeof(T));
+        if (inplace) {
+            for (ptrdiff_t j = 0; j < n; j++) memcpy(xi + j * xs, x + j * xs, (size_t)w * sizeof(T));
+            out = xi, os = xs;
+        }
+        const T *src = inplace ? xi : x;
+        if (f == F_SMC) KF(tb, softmax_cols_)(src, xs, out, os, n, w, 1, b);
+        else if (f == F_LSC) KF(tb, log_softmax_cols_)(src, xs, out, os, n, w, 1, b);
+        else KF(tb, logsumexp_cols_)(src, xs, out, n, w, 1, b);
+        const char *what = NULL;
+        for (ptrdiff_t j = 0; j < rows && !what; j++)
+            if (!K(same_bits_)(out + j * os, ref + j * rs, w))
+                what = inplace ? "packed, in place: not the bits of the unpacked call" : "packed: not the bits of the unpacked call";
+        for (ptrdiff_t i = nb; i < nb + guard && !what; i++) {
+            unsigned char g[sizeof(T)];
+            memset(g, 0x5a, sizeof g);
+            if (memcmp(b + i, g, sizeof g) != 0) what = "packed: a write past the copy's n * w elements";
+        }
+        if (what) {
+            stats[t][DT][f].fails++;
+            if (note_failure(t, DT, f, variant)) fprintf(stderr, "    %s\n", what);
+        }
+    }
+    K(check_unchanged_)(t, f, x, xs, in, n, w, variant);
+    free(b);
+    free(y);
+    free(xi);
+}
+
 /* in: n rows x w lanes, packed.  Checks every table with row strides xs, ys (elements). */
 static void K(check_cols_)(const T *in, ptrdiff_t n, ptrdiff_t w, ptrdiff_t xs, ptrdiff_t ys, const char *desc) {
     R *smr = K(ref_buf_)(n * w), *lsr = K(ref_buf_)(n * w), lser[FSS_COL_BLOCK];
@@ -439,32 +481,35 @@ static void K(check_cols_)(const T *in, ptrdiff_t n, ptrdiff_t w, ptrdiff_t xs, 
         for (ptrdiff_t j = 0; j < n; j++) memcpy(x + j * xs, in + j * w, (size_t)w * sizeof(T));
 
         fill_layout(&arena_y, y, sizeof(T), n, ys, w);
-        KF(tb, softmax_cols_)(x, xs, y, ys, n, w, 1);
+        KF(tb, softmax_cols_)(x, xs, y, ys, n, w, 1, NULL);
         K(check_out_)(t, F_SMC, 0, y, ys, sm, w, n, w, &ii, 1, variant);
         K(check_unchanged_)(t, F_SMC, x, xs, in, n, w, variant);
+        K(check_packed_)(t, F_SMC, x, xs, in, y, ys, n, w, variant);
         K(check_guard_)(t, F_SMC, &arena_x, x, n, xs, w, "x", variant);
         K(check_guard_)(t, F_SMC, &arena_y, y, n, ys, w, "y", variant);
 
         fill_layout(&arena_y, y, sizeof(T), n, ys, w);
-        KF(tb, log_softmax_cols_)(x, xs, y, ys, n, w, 1);
+        KF(tb, log_softmax_cols_)(x, xs, y, ys, n, w, 1, NULL);
         K(check_out_)(t, F_LSC, 1, y, ys, ls, w, n, w, &ii, 1, variant);
         K(check_unchanged_)(t, F_LSC, x, xs, in, n, w, variant);
+        K(check_packed_)(t, F_LSC, x, xs, in, y, ys, n, w, variant);
         K(check_guard_)(t, F_LSC, &arena_y, y, n, ys, w, "y", variant);
 
         fill_layout(&arena_y, z, sizeof(T), 1, w, w);
-        KF(tb, logsumexp_cols_)(x, xs, z, n, w, 1);
+        KF(tb, logsumexp_cols_)(x, xs, z, n, w, 1, NULL);
         K(check_out_)(t, F_LSEC, 1, z, 0, lse, 0, 1, w, &ii, 0, variant);
         K(check_unchanged_)(t, F_LSEC, x, xs, in, n, w, variant);
+        K(check_packed_)(t, F_LSEC, x, xs, in, z, w, n, w, variant);
         K(check_guard_)(t, F_LSEC, &arena_x, x, n, xs, w, "x", variant);
         K(check_guard_)(t, F_LSEC, &arena_y, z, 1, w, w, "y", variant);
 
         /* in place, y = x, ys = xs */
         snprintf(variant, sizeof variant, "%s (in place, x %s)", desc, mode_name[mode]);
-        KF(tb, softmax_cols_)(x, xs, x, xs, n, w, 1);
+        KF(tb, softmax_cols_)(x, xs, x, xs, n, w, 1, NULL);
         K(check_out_)(t, F_SMC, 0, x, xs, sm, w, n, w, &ii, 1, variant);
         K(check_guard_)(t, F_SMC, &arena_x, x, n, xs, w, "x", variant);
         for (ptrdiff_t j = 0; j < n; j++) memcpy(x + j * xs, in + j * w, (size_t)w * sizeof(T));
-        KF(tb, log_softmax_cols_)(x, xs, x, xs, n, w, 1);
+        KF(tb, log_softmax_cols_)(x, xs, x, xs, n, w, 1, NULL);
         K(check_out_)(t, F_LSC, 1, x, xs, ls, w, n, w, &ii, 1, variant);
         K(check_guard_)(t, F_LSC, &arena_x, x, n, xs, w, "x", variant);
     }
