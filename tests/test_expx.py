@@ -545,14 +545,16 @@ def test_column_block_width_never_changes_bits(isa, func, dtype, restore_threads
 def test_packed_column_blocks_same_bits(isa, func, dtype, restore_threads):
     """Long slices over an axis whose rows lie a power of two apart are computed in a dense copy of each
     column block (fss_col_pack: here 1 or 2 KiB between rows, 300-1000 rows; 21 or 32 short rows 4 KiB
-    apart, which would crowd a few L1 sets; and blocks narrowed to 16 lanes for 1000-2000 rows 256 or 512
-    bytes apart, fss_col_layout).  Every slice must get its
+    apart, which would crowd a few L1 sets; and blocks narrowed to 32 or 64 lanes for 1000-2000 rows 256
+    or 512 bytes apart, fss_col_layout), as are slices too long for a block in place within 1 MiB
+    (2100 rows 520 bytes apart, 1100 rows 560 bytes apart: blocks of 32 lanes, the last partial).  Every
+    slice must get its
     row-path bits there too: with special lanes (all -inf, +inf, NaN, |max| beyond XB_MAX) next to
     ordinary ones, with a scale, in place, over a middle axis, and at 1 and 2 threads."""
     rng = np.random.default_rng(13)
     f = func_by_name(func)
-    n_inner = ([(1000, 256), (300, 512), (2000, 64), (21, 1024)] if dtype == np.float32
-               else [(300, 256), (1000, 64), (32, 512)])
+    n_inner = ([(1000, 256), (300, 512), (2000, 64), (21, 1024), (2100, 130)] if dtype == np.float32
+               else [(300, 256), (1000, 64), (32, 512), (1100, 70)])
     failures = []
     for n, inner in n_inner:
         maxima = rng.uniform(-20, 20, inner)
