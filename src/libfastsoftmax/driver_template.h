@@ -10,9 +10,9 @@
  *            (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
  *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
- *            whose rows lie a power of two apart is computed in a dense copy in the thread's scratch
- *            (n * cb elements, at most 256 KiB; fss_col_pack), made by the kernel's first pass over x,
- *            its last pass writing y from it;
+ *            whose rows lie a power of two apart, or that would exceed 1 MiB in place, is computed in a
+ *            dense copy in the thread's scratch (n * cb elements, at most 1 MiB; fss_col_layout), made
+ *            by the kernel's first pass over x, its last pass writing y from it;
  *   generic  anything else: each slice is gathered into a per-thread scratch row, computed in place,
  *            and scattered back (n elements of scratch per thread, never a full-size copy).
  * A scale is fused into the short-row and column kernels; masked calls, and scaled calls in the other

@@ -89,7 +89,7 @@ static inline int fss_col_pack(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, ptrdiff_
  * against the layout before (blocks of 16 lanes where the rows share few sets, in place otherwise):
  * over axis 0, (2000, 1024) takes 64 lanes, softmax 2.07x faster, log_softmax 1.85x, logsumexp 1.47x;
  * (8192, 256) 32 lanes, 1.1-2.1x; (4096, 1000) 64 lanes, softmax 1.47x, log_softmax 1.28x (logsumexp,
- * which only reads, ran 0.78x packed and stays in place); float64 (4096, 512) 32 lanes, 2.3-2.8x.
+ * which only reads, ran 0.78x packed and stays in place); float64 (4096, 512) 32 lanes, 1.6-2.8x.
  * Rows of 64 bytes lost to 128 and 256 throughout, and (2000, 1000), 1000 KB in place, ran 0.77x
  * packed. */
 #define FSS_COL_PACK_ROW 256
