@@ -110,8 +110,8 @@ static inline int fss_col_layout(ptrdiff_t n, ptrdiff_t xs, ptrdiff_t ys, size_t
     const size_t block = (size_t)n * (size_t)*cb * size;
     if (block <= FSS_COL_L2_BYTES) return 0;
     const ptrdiff_t lanes = fss_col_pack_lanes(n, size);
-    if (fss_col_pack(n, xs, ys, lanes, size, FSS_COL_PACK_BYTES) ||
-        (ys && block > FSS_COL_PACK_BYTES && (size_t)n * (size_t)lanes * size <= FSS_COL_PACK_BYTES)) {
+    if ((size_t)n * (size_t)lanes * size > FSS_COL_PACK_BYTES) return 0;
+    if (fss_col_pack(n, xs, ys, lanes, size, FSS_COL_PACK_BYTES) || (ys && block > FSS_COL_PACK_BYTES)) {
         *cb = lanes;
         return 1;
     }
