@@ -10,8 +10,9 @@ must get the same bits whichever kernel takes it.  Covered:
 
 * every n from 1 to 40, split at the short bound 4W (n <= 4W: short_lanes and the per-row short
   kernels; 4W < n <= 40: the row kernels), row counts around multiples of W (1 .. 1000, 256 + 5);
-* medium rows (41 .. 257 elements: unscaled rows of up to 256 go two at a time through row_pair, in
-  blocks of about 16384 elements), with the same checks, and special values in one row of a pair;
+* medium rows (41 .. 257 elements, and lengths about the bound of the paired kernel: unscaled rows of
+  up to 8 KiB go two at a time through row_pair, in blocks of about 16384 elements), with the same
+  checks, and special values in one row of a pair;
   rows of different kinds in one batch (narrow and wide spreads, sums dominated by the max so that the
   order of the additions shows in the last bits, maxima beyond 2^14, nearly constant rows);
 * the accuracy contract against the high-precision reference of conftest.py;
@@ -149,15 +150,16 @@ def layouts(f, func, x, **kw):
     return out
 
 
-def check_batches(isa, func, dtype, lengths, seed, scale=None):
-    """The body of the batch tests; returns the failures (strings)."""
+def check_batches(isa, func, dtype, lengths, seed, scale=None, R=None):
+    """The body of the batch tests (R rows); returns the failures (strings)."""
     f = func_by_name(func)
     W = width(isa, dtype)
     kw = {} if scale is None else {"scale": scale}
     failures = []
+    if R is None:
+        R = 1000 if scale is None else 261
     for n in lengths:
         rng = np.random.default_rng([seed, n])
-        R = 1000 if scale is None else 261
         x = make_batch(rng, dtype, R, n)
         full = call_on_isa(isa, f, x, -1, **kw)
         ref = reference(func, x, -1) if scale is None else ref_ws(func, x, -1, None, scale)
@@ -221,17 +223,29 @@ def test_batches_beyond_short_bound(isa, func, dtype):
 
 
 MEDIUM_LENGTHS = [41, 64, 65, 100, 128, 129, 200, 255, 256, 257]
+PAIR_ROW_BYTES = 8192    # FSS_PAIR_ROW_BYTES: unscaled rows up to this size go two at a time
 
 
 @pytest.mark.parametrize("func", FUNC_NAMES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_medium_row_batches(isa, func, dtype):
-    """Medium rows (n <= 256, FSS_PAIR_ROW) go to the short-row driver in blocks of an even number of
-    rows and two at a time to row_pair (257: one by one): every row must get the bits it gets alone
-    and through the columns, in any prefix or offset of the batch (a row's place in its pair), and
-    meet the reference."""
+    """Medium rows go to the short-row driver in blocks of an even number of rows and two at a time to
+    row_pair: every row must get the bits it gets alone and through the columns, in any prefix or
+    offset of the batch (a row's place in its pair), and meet the reference."""
     fail_if(check_batches(isa, func, dtype, MEDIUM_LENGTHS, 7),
             f"[{isa}] {func} {np.dtype(dtype).name} medium rows")
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_wide_pair_row_batches(isa, func, dtype):
+    """Rows about the paired kernel's bound, FSS_PAIR_ROW_BYTES (float32 2048, float64 1024 elements;
+    one more: one by one), and rows of 1000 and 4000 bytes (log_softmax's pairs prefetch their output
+    from 2560 bytes on): the checks of the medium rows on 70 rows."""
+    b = PAIR_ROW_BYTES // np.dtype(dtype).itemsize
+    lengths = [1000 // np.dtype(dtype).itemsize, 4000 // np.dtype(dtype).itemsize, b - 1, b, b + 1]
+    fail_if(check_batches(isa, func, dtype, lengths, 8, R=70),
+            f"[{isa}] {func} {np.dtype(dtype).name} rows about the pair bound")
 
 
 # ---------------------------------------------------------------- scaled
@@ -366,13 +380,13 @@ def test_special_value_in_a_block(isa, func, dtype):
     3W - 1 (three blocks; several in one block when W is small): the result to the
     reference; every row the same bits alone and through the columns; rows without the special
     value the same bits as in the clean batch (their block fell back to the per-row kernels; for the
-    medium rows n = 65, 128, 256, the pair holding the special row falls back to SFX(row))."""
+    medium rows n = 65, 128, 256, 1000, the pair holding the special row falls back to SFX(row))."""
     f = func_by_name(func)
     W = width(isa, dtype)
     R = 3 * W + 5
     B = short_bound(isa, dtype)
     failures = []
-    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65, 128, 256, B - 1, B, B + 1} - {0})
+    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65, 128, 256, 1000, B - 1, B, B + 1} - {0})
     for n in lengths:
         rng = np.random.default_rng([6, n])
         base = make_batch(rng, dtype, R, n)

@@ -1,9 +1,9 @@
 """Row-parallel calls with an output of at least 32 MiB write it by non-temporal stores, through a scratch
 row (softmax) or straight from the input (log_softmax); those with an output of 8 to 32 MiB (in rows of
-at least 2560 bytes) prefetch it for writing; every other row call prefetches the next row.  Those paths
-must give the bits of the ordinary row kernels: checked here against the same rows computed one call per
-row (small outputs: plain stores), on every ISA, for aligned and unaligned outputs, in place, and with 1
-and 2 threads."""
+at least 2560 bytes, one or two at a time) prefetch it for writing; every other row call prefetches the
+next row.  Those paths must give the bits of the ordinary row kernels: checked here against the same
+rows computed one call per row (small outputs: plain stores), on every ISA, for aligned and unaligned
+outputs, in place, and with 1 and 2 threads."""
 import numpy as np
 import pytest
 
@@ -26,11 +26,16 @@ def _rows(dtype, n, nbytes):
     return x
 
 
-@pytest.mark.parametrize("nbytes", [STREAM_BYTES, PREFETCH_BYTES], ids=["streamed", "prefetched"])
+@pytest.mark.parametrize("nbytes,pairs", [(STREAM_BYTES, False), (PREFETCH_BYTES, False), (PREFETCH_BYTES, True)],
+                         ids=["streamed", "prefetched", "prefetched-pairs"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"])
-def test_streamed_rows_match_row_kernels(isa, restore_threads, dtype, func, nbytes):
-    n = 4099 if dtype == np.float32 else 1031      # odd: rows start at every alignment
+def test_streamed_rows_match_row_kernels(isa, restore_threads, dtype, func, nbytes, pairs):
+    # odd lengths: rows start at every alignment; rows of up to 8 KiB go two at a time (row_pair)
+    if pairs:
+        n = 1001 if dtype == np.float32 else 501
+    else:
+        n = 4099 if dtype == np.float32 else 1031
     x = _rows(dtype, n, nbytes)
     f = getattr(fs, func)
     # one row per call: a 16 KiB / 8 KiB output, written by plain stores

@@ -5,8 +5,8 @@
  * Layouts, chosen per call:
  *   rows     inner == 1 and unit stride along n: one row kernel call per slice; rows of at most
  *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), as do
- *            unscaled rows of up to FSS_PAIR_ROW (in blocks of about FSS_ROW_BLOCK_ELEMS elements, two
- *            rows at a time), and rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share
+ *            unscaled rows of up to FSS_PAIR_ROW_BYTES (in blocks of about FSS_ROW_BLOCK_ELEMS elements,
+ *            two rows at a time), and rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share
  *            (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
  *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
@@ -94,7 +94,7 @@ typedef struct {
     T scale; /* of x: 1, or any in modes FSS_COLS and FSS_SHORT_ROWS (others take the options path) */
     int mode, status;
     int stream; /* FSS_ROWS: write the result by non-temporal stores (through the scratch row) */
-    int pf;     /* FSS_ROWS: prefetch the result for writing (see the row kernel) */
+    int pf;     /* rows (one or two at a time): prefetch the result for writing (see the row kernel) */
     ptrdiff_t cb; /* FSS_COLS: lanes per column block (fss_col_layout) */
     int pack;     /* FSS_COLS: compute each block in the thread's scratch (fss_col_layout) */
     ptrdiff_t rb; /* FSS_SHORT_ROWS: rows per task */
@@ -118,7 +118,7 @@ static void SFX(task)(void *ctx, ptrdiff_t t, void *scratch) {
         }
     } else if (j->mode == FSS_SHORT_ROWS) {
         ptrdiff_t r0 = t * j->rb, nr = j->outer - r0 < j->rb ? j->outer - r0 : j->rb;
-        K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale);
+        K->SFX(rows)(op, j->x + r0 * j->xs0, j->xs0, j->y + r0 * j->ys0, j->ys0, nr, n, j->scale, j->pf);
     } else if (j->mode == FSS_ROWS) { /* static scheduling: this thread's next row is t + 1 */
         const T *xr = j->x + t * j->xs0;
         K->SFX(row)(op, xr, j->y + t * j->ys0, n, t + 1 < j->outer ? xr + j->xs0 : NULL, j->stream ? buf : NULL,
@@ -192,7 +192,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
         if (n <= FSS_SHORT_ROW) { /* blocks of rows, interleaved in the kernel */
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK;
-        } else if (n <= FSS_PAIR_ROW && scale == 1 && !large_out) {
+        } else if (n <= FSS_PAIR_ROW_BYTES / (ptrdiff_t)sizeof(T) && scale == 1 && !large_out) {
             /* blocks of an even number of rows (two at a time in the kernel), of about
              * FSS_ROW_BLOCK_ELEMS elements but at least 8 blocks per thread (a balanced split) */
             const ptrdiff_t share = (outer + 8 * (ptrdiff_t)nt - 1) / (8 * (ptrdiff_t)nt);
@@ -223,7 +223,7 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     if (nt > tasks) nt = (int)tasks;
     j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && large_out;
-    j.pf = j.mode == FSS_ROWS && !large_out && (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN &&
+    j.pf = (j.mode == FSS_ROWS || j.mode == FSS_SHORT_ROWS) && !large_out && (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN &&
            (op == FSS_OP_LOG_SOFTMAX || out_bytes >= FSS_PREFETCH_OUT_MIN);
     size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
     if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);
@@ -265,7 +265,7 @@ static void SFX(opt_task)(void *ctx, ptrdiff_t t, void *scratch) {
         src = buf;
     }
     T *dst = op == FSS_OP_LOGSUMEXP ? yr : (j->ys[1] == 1 && !wr) ? yr : buf;
-    K->SFX(rows)(op, src, n, dst, n, 1, n, j->scale);
+    K->SFX(rows)(op, src, n, dst, n, 1, n, j->scale, 0);
     if (op == FSS_OP_LOGSUMEXP) return;
     if (dst == buf) {
         const T absent = op == FSS_OP_SOFTMAX ? (T)0 : (T)-INFINITY;

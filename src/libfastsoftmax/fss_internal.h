@@ -138,11 +138,12 @@ typedef struct fss_kernels {
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to four vectors go W at a time, transposed so that each row is a lane
      * (the rest two at a time), and longer rows of x (s = 1) two at a time.  Same bits as the row
-     * kernels row by row.  On s * x (s > 0 finite; 1: plain). */
+     * kernels row by row.  On s * x (s > 0 finite; 1: plain).  pf as for the row kernels (rows two at a
+     * time prefetch their output for writing). */
     void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
-                     float s);
+                     float s, int pf);
     void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
-                     double s);
+                     double s, int pf);
     /* Columns: w (1..FSS_COL_BLOCK) contiguous lanes, n >= 1 rows, row strides xs and ys in elements, of
      * s * x (s > 0 finite; 1: plain).  For logsumexp the w results go to y[0..w). y may equal x.  Given
      * b (n * w elements, apart from x and y), the block is computed in a dense copy there (fss_col_pack),

@@ -768,14 +768,22 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
     else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
 }
 
+/* Whether row_pair, given PF, prefetches softmax's output: not in AVX-512's float kernels, whose exp
+ * pass is the fastest per byte.  Measured on Zen 5 (C microbenchmark, one thread), rows of 1000 in
+ * pairs with the prefetch against without: float32 with AVX-512 (3072, 1000) and (4096, 1000) 7-11%
+ * slower ((8000, 1024) 5% faster); with AVX2 (4096, 1000) 13% faster; float64 with AVX-512 (2048,
+ * 1000) 7% faster. */
+#define PAIR_SOFTMAX_PF (!(FSS_TPL_F32 && W == 16))
+
 /* Two rows of op (n > SHORT_V W), each with the bits SFX(row) gives it.  The passes of both are issued
  * side by side (both maxima, both exp sums, both output passes), so that the serial steps of one row
  * (the max's reduction and the exp base set up from it, the sum's total, 1/sum or its log) overlap the
  * other's arithmetic: on rows that fit in L1, most of those steps are otherwise exposed (one float32
  * row of 128 elements costs about a third more than its share of a long row's time).  NEXT0 and NEXT1
- * (the rows to come, or NULL) are prefetched during the exp passes, as in SFX(row). */
+ * (the rows to come, or NULL) are prefetched during the exp passes, and with PF the output, as in
+ * SFX(row) (softmax's only where PAIR_SOFTMAX_PF). */
 static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n, const T *next0,
-                          const T *next1) {
+                          const T *next1, const int pf) {
     const T m0 = SFX(rmax)(x0, n), m1 = SFX(rmax)(x1, n);
     if (!(fabs(m0) <= XB_MAX && fabs(m1) <= XB_MAX)) { /* an infinite, NaN or large max: one by one */
         SFX(row)(op, x0, y0, n, NULL, NULL, 0);
@@ -783,14 +791,15 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
         return;
     }
     if (op == FSS_OP_SOFTMAX) {
-        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, NULL),
-                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, NULL);
+        const int pw = pf && PAIR_SOFTMAX_PF;
+        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, pw ? y0 : NULL),
+                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, pw ? y1 : NULL);
         SFX(out_pass)(y0, y0, n, (T)(1.0 / s0), 0, 0, 0);
         SFX(out_pass)(y1, y1, n, (T)(1.0 / s1), 0, 0, 0);
         return;
     }
-    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, NULL),
-                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, NULL);
+    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, pf ? y0 : NULL),
+                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, pf ? y1 : NULL);
     const double L0 = SFX(fss_log_sum)(s0), L1 = SFX(fss_log_sum)(s1);
     if (op == FSS_OP_LOGSUMEXP) {
         *y0 = (T)((double)m0 + L0);
@@ -1454,7 +1463,8 @@ FSS_INLINE void SFX(short_rows_op)(const int op, const T *x, ptrdiff_t xs, T *y,
 }
 
 /* op on `rows` rows of s * x (s > 0 finite, 1: plain); y may be x. */
-static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n, T s) {
+static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n, T s,
+                      const int pf) {
     if (n <= SHORT_V * W) {
         if (op == FSS_OP_SOFTMAX) SFX(short_rows_op)(FSS_OP_SOFTMAX, x, xs, y, ys, rows, n, s);
         else if (op == FSS_OP_LOG_SOFTMAX) SFX(short_rows_op)(FSS_OP_LOG_SOFTMAX, x, xs, y, ys, rows, n, s);
@@ -1465,7 +1475,7 @@ static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
     for (; s == 1 && r + 2 <= rows; r += 2) { /* the next pair's rows are prefetched meanwhile */
         const T *x0 = x + r * xs;
         SFX(row_pair)(op, x0, x0 + xs, y + r * ys, y + (r + 1) * ys, n, r + 2 < rows ? x0 + 2 * xs : NULL,
-                      r + 3 < rows ? x0 + 3 * xs : NULL);
+                      r + 3 < rows ? x0 + 3 * xs : NULL, pf);
     }
     for (; r < rows; r++) {
         if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);

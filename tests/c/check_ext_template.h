@@ -216,7 +216,7 @@ static void K(check_scaled_row_)(const T *in, ptrdiff_t n, T s, const char *desc
             const int f = op == FSS_OP_SOFTMAX ? F_SMS : op == FSS_OP_LOG_SOFTMAX ? F_LSS : F_LSES;
             for (int r = 1; r <= 2; r++) {
                 snprintf(variant, sizeof variant, "%s (rows kernel, %d row%s, op %d)", desc, r, r > 1 ? "s" : "", op);
-                KF(tb, rows_)(op, x2, n, y2, op == FSS_OP_LOGSUMEXP ? 1 : n, r, n, s);
+                KF(tb, rows_)(op, x2, n, y2, op == FSS_OP_LOGSUMEXP ? 1 : n, r, n, s, r == 2); /* a pair: prefetching */
                 for (int k = 0; k < r; k++) {
                     if (op == FSS_OP_LOGSUMEXP) K(check_out_)(t, f, 1, y2 + k, 0, &lse, 0, 1, 1, &ii, 0, variant);
                     else K(check_out_)(t, f, op == FSS_OP_LOG_SOFTMAX, y2 + k * n, 0, op ? ls : sm, 0, 1, n, &ii, 1, variant);
@@ -837,7 +837,7 @@ static void K(check_short_batch_)(const T *in, const T *clean, ptrdiff_t n, T s,
             for (ptrdiff_t r = 0; r < rows; r++) memcpy(x + r * xs, in + r * n, (size_t)n * sizeof(T));
             fill_layout(&arena_y, y, sizeof(T), rows, yst, w);
 
-            KF(tb, rows_)(op, x, xs, y, yst, rows, n, s);
+            KF(tb, rows_)(op, x, xs, y, yst, rows, n, s, 0);
             for (ptrdiff_t r = 0; r < rows; r++) {
                 K(input_info_) ii = {in + r * n, 1, n, 0};
                 if (lse_op) K(check_out_)(t, f, 1, y + r * yst, 0, &lse[r], 0, 1, 1, &ii, 0, variant);
@@ -850,21 +850,21 @@ static void K(check_short_batch_)(const T *in, const T *clean, ptrdiff_t n, T s,
 
             /* each row alone (softmax_short / short_pair's odd row), and in pairs (short_pair) */
             for (ptrdiff_t r = 0; r < rows; r++) {
-                KF(tb, rows_)(op, x + r * xs, xs, tmp, yst, 1, n, s);
+                KF(tb, rows_)(op, x + r * xs, xs, tmp, yst, 1, n, s, 0);
                 K(sb_same_)(t, op, y, yst, r, tmp, w, "the row alone", variant);
             }
-            for (ptrdiff_t r = 0; r + 1 < rows; r += 2) {
-                KF(tb, rows_)(op, x + r * xs, xs, yalt + r * yst, yst, 2, n, s);
+            for (ptrdiff_t r = 0; r + 1 < rows; r += 2) { /* prefetching the output (pf), the same bits */
+                KF(tb, rows_)(op, x + r * xs, xs, yalt + r * yst, yst, 2, n, s, 1);
                 K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "rows_ on a pair", variant);
                 K(sb_same_)(t, op, y, yst, r + 1, yalt + (r + 1) * yst, w, "rows_ on a pair", variant);
             }
             /* the batch started 3 rows later: every row in another block of W (or left over) */
-            KF(tb, rows_)(op, x + 3 * xs, xs, yalt + 3 * yst, yst, rows - 3, n, s);
+            KF(tb, rows_)(op, x + 3 * xs, xs, yalt + 3 * yst, yst, rows - 3, n, s, 1);
             for (ptrdiff_t r = 3; r < rows; r++)
                 K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "the batch from row 3", variant);
             /* the batch without the special row: the other rows of its block of W fell back */
             if (clean) {
-                KF(tb, rows_)(op, clean, n, yalt, yst, rows, n, s);
+                KF(tb, rows_)(op, clean, n, yalt, yst, rows, n, s, 0);
                 for (ptrdiff_t r = 0; r < rows; r++)
                     if (r != special) K(sb_same_)(t, op, y, yst, r, yalt + r * yst, w, "the batch without the special row", variant);
             }
@@ -886,7 +886,7 @@ static void K(check_short_batch_)(const T *in, const T *clean, ptrdiff_t n, T s,
             /* in place (y = x, ys = xs) */
             if (!lse_op) {
                 snprintf(variant, sizeof variant, "%s, op %d, in place, xs %td (x %s)", desc, op, xs, mode_name[mode]);
-                KF(tb, rows_)(op, x, xs, x, xs, rows, n, s);
+                KF(tb, rows_)(op, x, xs, x, xs, rows, n, s, 1);
                 for (ptrdiff_t r = 0; r < rows; r++) K(sb_same_)(t, op, y, yst, r, x + r * xs, w, "in place", variant);
                 K(check_guard_)(t, f, &arena_x, x, rows, xs, n, "x", variant);
             }
