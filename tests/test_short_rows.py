@@ -239,11 +239,12 @@ def test_medium_row_batches(isa, func, dtype):
 @pytest.mark.parametrize("func", FUNC_NAMES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_wide_pair_row_batches(isa, func, dtype):
-    """Rows about the paired kernel's bound, FSS_PAIR_ROW_BYTES (float32 2048, float64 1024 elements;
-    one more: one by one), and rows of 1000 and 4000 bytes (log_softmax's pairs prefetch their output
-    from 2560 bytes on): the checks of the medium rows on 70 rows."""
+    """Rows about the paired kernel's bound, FSS_PAIR_ROW_BYTES (float32 2048, float64 1024 elements),
+    rows of 1000 and 4000 bytes (log_softmax's pairs prefetch their output from 2560 bytes on), and
+    longer rows, which go to the kernel in blocks of rows, each row's exp pass fused with the next
+    row's max pass (rows_seq, with 512-bit vectors): the checks of the medium rows on 70 rows."""
     b = PAIR_ROW_BYTES // np.dtype(dtype).itemsize
-    lengths = [1000 // np.dtype(dtype).itemsize, 4000 // np.dtype(dtype).itemsize, b - 1, b, b + 1]
+    lengths = [1000 // np.dtype(dtype).itemsize, 4000 // np.dtype(dtype).itemsize, b - 1, b, b + 1, 3 * b + 5]
     fail_if(check_batches(isa, func, dtype, lengths, 8, R=70),
             f"[{isa}] {func} {np.dtype(dtype).name} rows about the pair bound")
 
@@ -380,13 +381,14 @@ def test_special_value_in_a_block(isa, func, dtype):
     3W - 1 (three blocks; several in one block when W is small): the result to the
     reference; every row the same bits alone and through the columns; rows without the special
     value the same bits as in the clean batch (their block fell back to the per-row kernels; for the
-    medium rows n = 65, 128, 256, 1000, the pair holding the special row falls back to SFX(row))."""
+    medium rows n = 65, 128, 256, 1000, the pair holding the special row falls back to SFX(row); for
+    n = 3000, the row alone, between rows whose passes are fused)."""
     f = func_by_name(func)
     W = width(isa, dtype)
     R = 3 * W + 5
     B = short_bound(isa, dtype)
     failures = []
-    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65, 128, 256, 1000, B - 1, B, B + 1} - {0})
+    lengths = sorted({1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65, 128, 256, 1000, 3000, B - 1, B, B + 1} - {0})
     for n in lengths:
         rng = np.random.default_rng([6, n])
         base = make_batch(rng, dtype, R, n)

@@ -42,9 +42,16 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * microbenchmark of the rows API, float32, AVX-512, one thread, cycles per element): (4096, 300) 8-22%
  * faster, (1000, 1000) 4-15%, (4096, 1000) 3-13%, (512, 2048) 0-6%, float64 (1000, 1000) 2-9%; rows of
  * 3000 and 4096 floats (48 and 64 KiB a pair) ran 2-25% slower in pairs. */
+/* Longer rows (up to FSS_SPLIT_MIN) of an input of at most FSS_SEQ_ROWS_BYTES go to the kernel in one block
+ * of rows per thread, where it fuses each row's exp pass with the next row's max pass (rows_seq, with
+ * 512-bit vectors).  Measured on Zen 5 (C microbenchmark, one thread, AVX-512, against rows one by
+ * one): float32 (64, 32000) softmax 5-9% faster, log_softmax 6%, logsumexp 10%; (256, 4096) 4-7%;
+ * float64 (64, 16000) 6-10%; but (1024, 3000), 12 MB from memory, 9-17% slower (the next row read
+ * from memory by the max pass, not prefetched: prefetching it slowed the rows in cache). */
+#define FSS_SEQ_ROWS_BYTES ((size_t)8 << 20)
+
 #define FSS_SHORT_ROW 64
 #define FSS_ROW_BLOCK 256
-#define FSS_PAIR_ROW_BYTES 8192
 #define FSS_ROW_BLOCK_ELEMS 16384
 #define FSS_CHUNK (1 << 15)
 

@@ -199,6 +199,11 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK_ELEMS / n < share ? FSS_ROW_BLOCK_ELEMS / n : share;
             j.rb = (j.rb + 1) & ~(ptrdiff_t)1;
+        } else if (n < FSS_SPLIT_MIN && scale == 1 && outer > 1 &&
+                   (size_t)outer * (size_t)n * sizeof(T) <= FSS_SEQ_ROWS_BYTES) {
+            /* one block of rows per thread: the kernel fuses passes from row to row (rows_seq) */
+            j.mode = FSS_SHORT_ROWS;
+            j.rb = (outer + nt - 1) / nt;
         }
         if (j.mode == FSS_SHORT_ROWS) tasks = (outer + j.rb - 1) / j.rb;
     } else if (xs2 == 1 && ys2 == 1) {

@@ -29,6 +29,10 @@
 #define FSS_UNROLL
 #endif
 
+/* Unscaled rows of more than four vectors and at most this many bytes go through the row kernels two at
+ * a time (row_pair); longer ones one after another with their passes fused (rows_seq).  See driver.c. */
+#define FSS_PAIR_ROW_BYTES 8192
+
 /* Lanes of one column block: a multiple of every vector width, small enough that the per-lane max and
  * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
 #define FSS_COL_BLOCK 128
