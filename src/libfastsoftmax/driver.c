@@ -41,7 +41,9 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
  * and y then take at most 32 KiB, within L1.  Measured on Zen 5 against rows one by one (C
  * microbenchmark of the rows API, float32, AVX-512, one thread, cycles per element): (4096, 300) 8-22%
  * faster, (1000, 1000) 4-15%, (4096, 1000) 3-13%, (512, 2048) 0-6%, float64 (1000, 1000) 2-9%; rows of
- * 3000 and 4096 floats (48 and 64 KiB a pair) ran 2-25% slower in pairs. */
+ * 3000 and 4096 floats (48 and 64 KiB a pair) ran 2-25% slower in pairs.  (FSS_PAIR_ROW_BYTES is in
+ * fss_internal.h: the row kernels take rows two at a time up to it.) */
+
 /* Longer rows (up to FSS_SPLIT_MIN) of an input of at most FSS_SEQ_ROWS_BYTES go to the kernel in one block
  * of rows per thread, where it fuses each row's exp pass with the next row's max pass (rows_seq, with
  * 512-bit vectors).  Measured on Zen 5 (C microbenchmark, one thread, AVX-512, against rows one by

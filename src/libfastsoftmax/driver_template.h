@@ -6,8 +6,9 @@
  *   rows     inner == 1 and unit stride along n: one row kernel call per slice; rows of at most
  *            FSS_SHORT_ROW elements go to the kernels in blocks of FSS_ROW_BLOCK ("short rows"), as do
  *            unscaled rows of up to FSS_PAIR_ROW_BYTES (in blocks of about FSS_ROW_BLOCK_ELEMS elements,
- *            two rows at a time), and rows of at least FSS_SPLIT_MIN in fixed chunks that threads can share
- *            (long_row);
+ *            two rows at a time) and longer unscaled rows of an input of up to FSS_SEQ_ROWS_BYTES (one
+ *            block per thread, passes fused from row to row); rows of at least FSS_SPLIT_MIN in fixed
+ *            chunks that threads can share (long_row);
  *   columns  unit stride along inner: blocks of up to FSS_COL_BLOCK lanes (fewer for long slices, see
  *            fss_col_layout), vectorised across inner and strided along n (no transpose copy); a block
  *            whose rows lie a power of two apart, or that would exceed 1 MiB in place, is computed in a
@@ -228,7 +229,8 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
     }
     if (nt > tasks) nt = (int)tasks;
     j.stream = j.mode == FSS_ROWS && n < FSS_SPLIT_MIN && large_out;
-    j.pf = (j.mode == FSS_ROWS || j.mode == FSS_SHORT_ROWS) && !large_out && (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN &&
+    j.pf = (j.mode == FSS_ROWS || j.mode == FSS_SHORT_ROWS) && !large_out &&
+           (size_t)n * sizeof(T) >= FSS_PREFETCH_ROW_MIN &&
            (op == FSS_OP_LOG_SOFTMAX || out_bytes >= FSS_PREFETCH_OUT_MIN);
     size_t scratch = j.mode == FSS_GENERIC || j.stream ? (size_t)n * sizeof(T) : 0;
     if (j.pack) scratch = (size_t)n * (size_t)j.cb * sizeof(T);

@@ -141,9 +141,10 @@ typedef struct fss_kernels {
     void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf, int pf);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to four vectors go W at a time, transposed so that each row is a lane
-     * (the rest two at a time), and longer rows of x (s = 1) two at a time.  Same bits as the row
-     * kernels row by row.  On s * x (s > 0 finite; 1: plain).  pf as for the row kernels (rows two at a
-     * time prefetch their output for writing). */
+     * (the rest two at a time), longer rows of x (s = 1) two at a time up to FSS_PAIR_ROW_BYTES, and
+     * beyond it one after another (with 512-bit vectors each row's exp pass fused with the next row's
+     * max pass).  Same bits as the row kernels row by row.  On s * x (s > 0 finite; 1: plain).  pf as
+     * for the row kernels (prefetch the output for writing). */
     void (*rows_f32)(int op, const float *x, ptrdiff_t xs, float *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
                      float s, int pf);
     void (*rows_f64)(int op, const double *x, ptrdiff_t xs, double *y, ptrdiff_t ys, ptrdiff_t rows, ptrdiff_t n,
