@@ -786,6 +786,18 @@ FSS_INLINE void SFX(short_pair)(const int op, const T *x0, const T *x1, T *y0, T
  * writing, so that its lines are owned by the time the stores come: by softmax's exp pass
  * FSS_STORE_AHEAD bytes ahead of its stores (past the row's end: the next row's, where rows are
  * contiguous), by log_softmax's exp pass for its output pass.  None of this changes a bit. */
+/* A row's output from its max m and the sum s of exp(x - m) (softmax's terms in e): e / s, (x - m) - log(s)
+ * or m + log(s); with STREAM, written by non-temporal stores.  A NaN in x made s NaN: all NaN. */
+FSS_INLINE void SFX(row_out)(int op, const T *x, const T *e, T *y, ptrdiff_t n, T m, double s, const int stream) {
+    if (op == FSS_OP_SOFTMAX) {
+        SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, stream);
+        return;
+    }
+    const double L = SFX(fss_log_sum)(s);
+    if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
+    else SFX(logsub_any)(x, y, n, m, L, stream);
+}
+
 static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *buf, const int pf) {
     if (n <= SHORT_V * W) {
         if (op == FSS_OP_SOFTMAX) SFX(softmax_short)(x, y, n, 1, 0);
@@ -805,14 +817,12 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
         T *e = buf ? buf : y;
         const double s = fast ? SFX(expsum_x)(x, e, n, m, 1, 1, next, pf && !buf ? y : NULL)
                               : SFX(expsum)(x, e, n, m, 1);
-        SFX(out_pass)(e, y, n, (T)(1.0 / s), 0, 0, buf != NULL); /* a NaN in x made s NaN: all NaN */
+        SFX(row_out)(op, x, e, y, n, m, s, buf != NULL);
         return;
     }
     T *const wy = op == FSS_OP_LOG_SOFTMAX && pf && !buf ? y : NULL;
     const double s = fast ? SFX(expsum_x)(x, NULL, n, m, 0, 0, next, wy) : SFX(expsum)(x, NULL, n, m, 0);
-    const double L = SFX(fss_log_sum)(s);
-    if (op == FSS_OP_LOGSUMEXP) *y = (T)((double)m + L);
-    else SFX(logsub_any)(x, y, n, m, L, buf != NULL);
+    SFX(row_out)(op, x, NULL, y, n, m, s, buf != NULL);
 }
 
 /* Whether row_pair, given PF, prefetches softmax's output: not in AVX-512's float kernels, whose exp
@@ -899,13 +909,7 @@ static void SFX(rows_seq)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, 
         if (more) SFX(max_begin)(&mx, xr + xs, n);
         const double s = sm ? SFX(exp_max)(&e, more ? &mx : NULL, 1) : SFX(exp_max)(&e, more ? &mx : NULL, 0);
         const T mnext = more ? SFX(max_end)(&mx) : 0;
-        if (sm) {
-            SFX(out_pass)(yr, yr, n, (T)(1.0 / s), 0, 0, 0); /* a NaN in x made s NaN: all NaN */
-        } else {
-            const double L = SFX(fss_log_sum)(s);
-            if (op == FSS_OP_LOG_SOFTMAX) SFX(logsub_any)(xr, yr, n, m, L, 0);
-            else *yr = (T)((double)m + L);
-        }
+        SFX(row_out)(op, xr, yr, yr, n, m, s, 0);
         m = mnext;
     }
 }
