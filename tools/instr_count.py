@@ -2,9 +2,10 @@
 
 A noisy, shared machine moves timings by 15-25% from run to run; instruction counts do not move.  For
 each (case, function, contender) this runs the bench engine's contender (fastsoftmax._bench, one
-thread, each side allocating its result) under callgrind twice, once with CALLS calls and once with
-none, and reports the difference per call and per element: the call's whole cost in instructions,
-Python overhead and allocation included.
+thread, each side allocating its result) under callgrind twice, once with N calls and once with none
+(N: --calls, or more on small cases, up to 100000, so that the calls cover 2^22 elements), and
+reports the difference per call and per element: the call's whole cost in instructions, Python
+overhead and allocation included.
 
 Valgrind 3.19 runs no AVX-512: under it fastsoftmax, ONNX Runtime (MLAS) and PyTorch all pick their
 AVX2 + FMA kernels, so the counts compare like with like at that width (they are not AVX-512's).
@@ -15,6 +16,7 @@ Usage: python tools/instr_count.py [--cases 64x32000,...] [--functions softmax,.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,9 @@ with _bench.threads_set([c], 1):
 
 def instructions(name, function, case, calls):
     """Instructions callgrind counts in the child process."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # a fixed hash seed: the two runs then differ by the calls alone, not by the interpreter's start
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "callgrind.out")
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
@@ -58,19 +62,24 @@ def main(argv=None):
     ap.add_argument("--cases", default=DEFAULT_CASES)
     ap.add_argument("--functions", default="softmax,log_softmax")
     ap.add_argument("--contenders", default=DEFAULT_CONTENDERS)
-    ap.add_argument("--calls", type=int, default=4)
+    ap.add_argument("--calls", type=int, default=4,
+                    help="calls counted (at least; small cases take more, up to 100000, so that "
+                         "the calls cover 2^22 elements)")
     a = ap.parse_args(argv)
+    if not shutil.which("valgrind"):
+        sys.exit("instr_count: valgrind not found (Debian: apt-get install valgrind)")
     from fastsoftmax import _bench
     names = [n for n in a.contenders.split(",") if not _bench.get_contender(n).unavailable()]
     print(f"{'case':18s} {'function':12s} " + " ".join(f"{n:>12s}" for n in names)
           + "   (instructions per element per call; in brackets: / fastsoftmax's)")
     for case in a.cases.split(","):
         elements = _bench.parse_case(case).size
+        calls = max(a.calls, min(100000, -(-(1 << 22) // elements)))
         for function in a.functions.split(","):
             per = {}
             for n in names:
-                per[n] = (instructions(n, function, case, a.calls)
-                          - instructions(n, function, case, 0)) / a.calls / elements
+                per[n] = (instructions(n, function, case, calls)
+                          - instructions(n, function, case, 0)) / calls / elements
             base = per.get("fastsoftmax")
             cells = [f"{v:6.2f}" + (f" ({v / base:.2f})" if base and n != "fastsoftmax" else "       ")
                      for n, v in per.items()]
