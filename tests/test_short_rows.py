@@ -11,8 +11,9 @@ must get the same bits whichever kernel takes it.  Covered:
 * every n from 1 to 40, split at the short bound 4W (n <= 4W: short_lanes and the per-row short
   kernels; 4W < n <= 40: the row kernels), row counts around multiples of W (1 .. 1000, 256 + 5);
 * medium rows (41 .. 257 elements, and lengths about the bound of the paired kernel: unscaled rows of
-  up to 8 KiB go two at a time through row_pair, in blocks of about 16384 elements), with the same
-  checks, and special values in one row of a pair;
+  up to 8 KiB go two at a time through row_pair, in blocks of about 16384 elements; float32 rows of
+  up to 2 KiB, softmax's up to 512 bytes, four at a time through row_quad), with the same checks, and
+  special values in one row of a pair;
   rows of different kinds in one batch (narrow and wide spreads, sums dominated by the max so that the
   order of the additions shows in the last bits, maxima beyond 2^14, nearly constant rows);
 * the accuracy contract against the high-precision reference of conftest.py;
@@ -236,6 +237,19 @@ def test_medium_row_batches(isa, func, dtype):
             f"[{isa}] {func} {np.dtype(dtype).name} medium rows")
 
 
+QUAD_ROW_BYTES, QUAD_SOFTMAX_ROW_BYTES = 2048, 512  # FSS_QUAD_*: float32 rows up to these go four at a time
+
+
+@pytest.mark.parametrize("func", FUNC_NAMES)
+def test_quad_row_batches(isa, func):
+    """Float32 rows about the bounds of row_quad (FSS_QUAD_ROW_BYTES, FSS_QUAD_SOFTMAX_ROW_BYTES): four
+    at a time below, two at a time above; in prefixes and offsets of the batch a row is first, second,
+    third or fourth of its quad, or in a pair or alone after the quads.  The checks of the medium rows."""
+    lengths = sorted({b // 4 + d for b in (QUAD_ROW_BYTES, QUAD_SOFTMAX_ROW_BYTES) for d in (-1, 0, 1)})
+    fail_if(check_batches(isa, func, np.float32, lengths, 9, R=70),
+            f"[{isa}] {func} float32 rows about the quad bounds")
+
+
 @pytest.mark.parametrize("func", FUNC_NAMES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_wide_pair_row_batches(isa, func, dtype):
@@ -381,7 +395,7 @@ def test_special_value_in_a_block(isa, func, dtype):
     3W - 1 (three blocks; several in one block when W is small): the result to the
     reference; every row the same bits alone and through the columns; rows without the special
     value the same bits as in the clean batch (their block fell back to the per-row kernels; for the
-    medium rows n = 65, 128, 256, 1000, the pair holding the special row falls back to SFX(row); for
+    medium rows n = 65, 128, 256, 1000, the quad or pair holding the special row falls back to SFX(row); for
     n = 3000, the row alone, between rows whose passes are fused)."""
     f = func_by_name(func)
     W = width(isa, dtype)

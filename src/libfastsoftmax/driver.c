@@ -36,8 +36,9 @@ enum { FSS_ROWS, FSS_SHORT_ROWS, FSS_COLS, FSS_GENERIC };
 #define FSS_PREFETCH_ROW_MIN 2560
 
 /* Rows of at most FSS_SHORT_ROW elements go to the kernels FSS_ROW_BLOCK at a time.  So do unscaled rows
- * of up to FSS_PAIR_ROW_BYTES (two at a time in the kernel, see row_pair), in blocks of about
- * FSS_ROW_BLOCK_ELEMS elements, unless their output is to be streamed (FSS_STREAM_MIN).  Two rows' x
+ * of up to FSS_PAIR_ROW_BYTES (two at a time in the kernel, see row_pair; shorter float32 rows four at a
+ * time, row_quad), in blocks of about FSS_ROW_BLOCK_ELEMS elements (a multiple of four rows), unless
+ * their output is to be streamed (FSS_STREAM_MIN).  Two rows' x
  * and y then take at most 32 KiB, within L1.  Measured on Zen 5 against rows one by one (C
  * microbenchmark of the rows API, float32, AVX-512, one thread, cycles per element): (4096, 300) 8-22%
  * faster, (1000, 1000) 4-15%, (4096, 1000) 3-13%, (512, 2048) 0-6%, float64 (1000, 1000) 2-9%; rows of

@@ -194,12 +194,12 @@ static int SFX(run)(int op, const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrd
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK;
         } else if (n <= FSS_PAIR_ROW_BYTES / (ptrdiff_t)sizeof(T) && scale == 1 && !large_out) {
-            /* blocks of an even number of rows (two at a time in the kernel), of about
+            /* blocks of a multiple of four rows (two or four at a time in the kernel), of about
              * FSS_ROW_BLOCK_ELEMS elements but at least 8 blocks per thread (a balanced split) */
             const ptrdiff_t share = (outer + 8 * (ptrdiff_t)nt - 1) / (8 * (ptrdiff_t)nt);
             j.mode = FSS_SHORT_ROWS;
             j.rb = FSS_ROW_BLOCK_ELEMS / n < share ? FSS_ROW_BLOCK_ELEMS / n : share;
-            j.rb = (j.rb + 1) & ~(ptrdiff_t)1;
+            j.rb = (j.rb + 3) & ~(ptrdiff_t)3;
         } else if (n < FSS_SPLIT_MIN && scale == 1 && outer > 1 &&
                    (size_t)outer * (size_t)n * sizeof(T) <= FSS_SEQ_ROWS_BYTES) {
             /* one block of rows per thread: the kernel fuses passes from row to row (rows_seq) */

@@ -30,8 +30,18 @@
 #endif
 
 /* Unscaled rows of more than four vectors and at most this many bytes go through the row kernels two at
- * a time (row_pair); longer ones one after another with their passes fused (rows_seq).  See driver.c. */
+ * a time (row_pair; shorter float32 rows four at a time, row_quad); longer ones one after another with
+ * their passes fused (rows_seq).  See driver.c. */
 #define FSS_PAIR_ROW_BYTES 8192
+
+/* Float32 rows of at most these many bytes go four at a time (row_quad): log_softmax and logsumexp, whose
+ * serial steps per row (the max's reduction, the sum's total, its log in double, the split of m + log)
+ * weigh most, and softmax's shorter rows.  C microbenchmark of the rows API, one thread, batches in L2,
+ * against pairs: AVX-512 log_softmax 12-15% faster on rows of 80 and 128, 9-10% on 256, 6-9% on 512,
+ * 4-5% slower on 1000; logsumexp 6-10%, 9-10%, 5-6%; softmax 4-8% faster on 80 and 128, 3-5% slower on
+ * 256; AVX2 log_softmax 8-13% faster up to 256.  Float64 rows gained nothing (within 3%). */
+#define FSS_QUAD_ROW_BYTES 2048
+#define FSS_QUAD_SOFTMAX_ROW_BYTES 512
 
 /* Lanes of one column block: a multiple of every vector width, small enough that the per-lane max and
  * sums (FSS_COL_BLOCK floats + 2 * FSS_COL_BLOCK doubles) stay in L1 next to the data. */
@@ -141,7 +151,8 @@ typedef struct fss_kernels {
     void (*row_f64)(int op, const double *x, double *y, ptrdiff_t n, const double *next, double *buf, int pf);
     /* Operation op (FSS_OP_*) on `rows` contiguous rows of n elements, xs and ys apart (logsumexp: one
      * result per row); rows of up to four vectors go W at a time, transposed so that each row is a lane
-     * (the rest two at a time), longer rows of x (s = 1) two at a time up to FSS_PAIR_ROW_BYTES, and
+     * (the rest two at a time), longer rows of x (s = 1) four at a time up to FSS_QUAD_ROW_BYTES (float32
+     * only; softmax up to FSS_QUAD_SOFTMAX_ROW_BYTES), two at a time up to FSS_PAIR_ROW_BYTES, and
      * beyond it one after another (with 512-bit vectors each row's exp pass fused with the next row's
      * max pass).  Same bits as the row kernels row by row.  On s * x (s > 0 finite; 1: plain).  pf as
      * for the row kernels (prefetch the output for writing). */

@@ -867,6 +867,38 @@ static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdif
     }
 }
 
+#if FSS_TPL_F32
+/* Four float32 rows of op (n > SHORT_V W), xs and ys apart, each with the bits SFX(row) gives it: as
+ * row_pair, with each pass of the four issued one after the other, so that the serial steps of four
+ * rows overlap (see FSS_QUAD_ROW_BYTES).  NEXT (the next four rows, or NULL) is prefetched during the
+ * exp passes, and with PF the output, as in row_pair. */
+static void SFX(row_quad)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, const T *next,
+                          const int pf) {
+    T m[4];
+    double s[4], L[4];
+    FSS_UNROLL for (int k = 0; k < 4; k++) m[k] = SFX(rmax)(x + k * xs, n);
+    if (!(fabs(m[0]) <= XB_MAX && fabs(m[1]) <= XB_MAX && fabs(m[2]) <= XB_MAX && fabs(m[3]) <= XB_MAX)) {
+        for (int k = 0; k < 4; k++) SFX(row)(op, x + k * xs, y + k * ys, n, NULL, NULL, 0);
+        return;
+    }
+    if (op == FSS_OP_SOFTMAX) {
+        const int pw = pf && PAIR_SOFTMAX_PF;
+        FSS_UNROLL for (int k = 0; k < 4; k++)
+            s[k] = SFX(expsum_x)(x + k * xs, y + k * ys, n, m[k], 1, 1, next ? next + k * xs : NULL,
+                                 pw ? y + k * ys : NULL);
+        FSS_UNROLL for (int k = 0; k < 4; k++) SFX(out_pass)(y + k * ys, y + k * ys, n, (T)(1.0 / s[k]), 0, 0, 0);
+        return;
+    }
+    FSS_UNROLL for (int k = 0; k < 4; k++)
+        s[k] = SFX(expsum_x)(x + k * xs, NULL, n, m[k], 0, 0, next ? next + k * xs : NULL, pf ? y + k * ys : NULL);
+    FSS_UNROLL for (int k = 0; k < 4; k++) L[k] = SFX(fss_log_sum)(s[k]);
+    if (op == FSS_OP_LOGSUMEXP)
+        FSS_UNROLL for (int k = 0; k < 4; k++) y[k * ys] = (T)((double)m[k] + L[k]);
+    else
+        FSS_UNROLL for (int k = 0; k < 4; k++) SFX(logsub_any)(x + k * xs, y + k * ys, n, m[k], L[k], 0);
+}
+#endif
+
 /* Row r's exp pass (STORE: its terms too) and, if MX, row r + 1's max pass, four vectors of each per
  * iteration while both have them, then each one's rest; the sum. */
 FSS_INLINE double SFX(exp_max)(SFX(exp_st) *e, SFX(max_st) *mx, const int store) {
@@ -1583,6 +1615,13 @@ static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
         return;
     }
     ptrdiff_t r = 0;
+#if FSS_TPL_F32
+    const ptrdiff_t quad = op == FSS_OP_SOFTMAX ? FSS_QUAD_SOFTMAX_ROW_BYTES : FSS_QUAD_ROW_BYTES;
+    for (; s == 1 && n * (ptrdiff_t)sizeof(T) <= quad && r + 4 <= rows; r += 4) {
+        const T *x0 = x + r * xs;
+        SFX(row_quad)(op, x0, xs, y + r * ys, ys, n, r + 8 <= rows ? x0 + 4 * xs : NULL, pf);
+    }
+#endif
     for (; s == 1 && r + 2 <= rows; r += 2) { /* the next pair's rows are prefetched meanwhile */
         const T *x0 = x + r * xs;
         SFX(row_pair)(op, x0, x0 + xs, y + r * ys, y + (r + 1) * ys, n, r + 2 < rows ? x0 + 2 * xs : NULL,
