@@ -1,9 +1,10 @@
 """Instructions per element of fastsoftmax and its peers, counted by valgrind's callgrind.
 
-A noisy, shared machine moves timings by 15-25% from run to run; instruction counts do not move.  For
+A noisy, shared machine moves timings by 15-25% from run to run; instruction counts move little.  For
 each (case, function, contender) this runs the bench engine's contender (fastsoftmax._bench, one
 thread, each side allocating its result) under callgrind twice, once with N calls and once with none
-(N: --calls, or more on small cases, up to 100000, so that the calls cover 2^22 elements), and
+(N: --calls, or more, up to 100000, so that the calls cover 2^26 elements: what differs
+between two runs of the interpreter, some million instructions, is then below 0.05 per element), and
 reports the difference per call and per element: the call's whole cost in instructions, Python
 overhead and allocation included.
 
@@ -63,8 +64,8 @@ def main(argv=None):
     ap.add_argument("--functions", default="softmax,log_softmax")
     ap.add_argument("--contenders", default=DEFAULT_CONTENDERS)
     ap.add_argument("--calls", type=int, default=4,
-                    help="calls counted (at least; small cases take more, up to 100000, so that "
-                         "the calls cover 2^22 elements)")
+                    help="calls counted (at least; cases take more, up to 100000, so that the "
+                         "calls cover 2^26 elements)")
     a = ap.parse_args(argv)
     if not shutil.which("valgrind"):
         sys.exit("instr_count: valgrind not found (Debian: apt-get install valgrind)")
@@ -74,7 +75,7 @@ def main(argv=None):
           + "   (instructions per element per call; in brackets: / fastsoftmax's)")
     for case in a.cases.split(","):
         elements = _bench.parse_case(case).size
-        calls = max(a.calls, min(100000, -(-(1 << 22) // elements)))
+        calls = max(a.calls, min(100000, -(-(1 << 26) // elements)))
         for function in a.functions.split(","):
             per = {}
             for n in names:
