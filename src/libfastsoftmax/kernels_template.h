@@ -825,77 +825,61 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
     SFX(row_out)(op, x, NULL, y, n, m, s, buf != NULL);
 }
 
-/* Whether row_pair, given PF, prefetches softmax's output: not in AVX-512's float kernels, whose exp
- * pass is the fastest per byte.  Measured on Zen 5 (C microbenchmark, one thread), rows of 1000 in
+/* Whether the row groups (row_group), given PF, prefetch softmax's output: not in AVX-512's float
+ * kernels, whose exp pass is the fastest per byte.  Measured on Zen 5 (C microbenchmark, one thread), rows of 1000 in
  * pairs with the prefetch against without: float32 with AVX-512 (3072, 1000) and (4096, 1000) 7-11%
  * slower ((8000, 1024) 5% faster); with AVX2 (4096, 1000) 13% faster; float64 with AVX-512 (2048,
  * 1000) 7% faster. */
-#define PAIR_SOFTMAX_PF (!(FSS_TPL_F32 && W == 16))
+#define GROUP_SOFTMAX_PF (!(FSS_TPL_F32 && W == 16))
 
-/* Two rows of op (n > SHORT_V W), each with the bits SFX(row) gives it.  The passes of both are issued
- * side by side (both maxima, both exp sums, both output passes), so that the serial steps of one row
- * (the max's reduction and the exp base set up from it, the sum's total, 1/sum or its log) overlap the
- * other's arithmetic: on rows that fit in L1, most of those steps are otherwise exposed (one float32
- * row of 128 elements costs about a third more than its share of a long row's time).  NEXT0 and NEXT1
- * (the rows to come, or NULL) are prefetched during the exp passes, and with PF the output, as in
- * SFX(row) (softmax's only where PAIR_SOFTMAX_PF). */
-static void SFX(row_pair)(int op, const T *x0, const T *x1, T *y0, T *y1, ptrdiff_t n, const T *next0,
-                          const T *next1, const int pf) {
-    const T m0 = SFX(rmax)(x0, n), m1 = SFX(rmax)(x1, n);
-    if (!(fabs(m0) <= XB_MAX && fabs(m1) <= XB_MAX)) { /* an infinite, NaN or large max: one by one */
-        SFX(row)(op, x0, y0, n, NULL, NULL, 0);
-        SFX(row)(op, x1, y1, n, NULL, NULL, 0);
+/* K = 2 or 4 rows of op (n > SHORT_V W), xs and ys apart, each with the bits SFX(row) gives it.  The
+ * passes of the K rows are issued one after the other (all maxima, all exp sums, all logs, all output
+ * passes), so that the serial steps of one row (the max's reduction and the exp base set up from it, the
+ * sum's total, 1/sum or its log) overlap the others' arithmetic: on rows that fit in L1, most of those
+ * steps are otherwise exposed (one float32 row of 128 elements costs about a third more than its share
+ * of a long row's time).  NEXT (the K rows that follow, or NULL) is prefetched during the exp passes,
+ * and with PF the output, as in SFX(row) (softmax's only where GROUP_SOFTMAX_PF). */
+FSS_INLINE void SFX(row_group)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, const T *next,
+                               const int pf, const int K) {
+    T m[4];
+    double s[4], L[4];
+    int fast = 1;
+    FSS_UNROLL for (int k = 0; k < K; k++) m[k] = SFX(rmax)(x + k * xs, n);
+    FSS_UNROLL for (int k = 0; k < K; k++) fast &= fabs(m[k]) <= XB_MAX;
+    if (!fast) { /* an infinite, NaN or large max: one by one */
+        for (int k = 0; k < K; k++) SFX(row)(op, x + k * xs, y + k * ys, n, NULL, NULL, 0);
         return;
     }
     if (op == FSS_OP_SOFTMAX) {
-        const int pw = pf && PAIR_SOFTMAX_PF;
-        const double s0 = SFX(expsum_x)(x0, y0, n, m0, 1, 1, next0, pw ? y0 : NULL),
-                     s1 = SFX(expsum_x)(x1, y1, n, m1, 1, 1, next1, pw ? y1 : NULL);
-        SFX(out_pass)(y0, y0, n, (T)(1.0 / s0), 0, 0, 0);
-        SFX(out_pass)(y1, y1, n, (T)(1.0 / s1), 0, 0, 0);
+        const int pw = pf && GROUP_SOFTMAX_PF;
+        FSS_UNROLL for (int k = 0; k < K; k++)
+            s[k] = SFX(expsum_x)(x + k * xs, y + k * ys, n, m[k], 1, 1, next ? next + k * xs : NULL,
+                                 pw ? y + k * ys : NULL);
+        FSS_UNROLL for (int k = 0; k < K; k++) SFX(out_pass)(y + k * ys, y + k * ys, n, (T)(1.0 / s[k]), 0, 0, 0);
         return;
     }
-    const double s0 = SFX(expsum_x)(x0, NULL, n, m0, 0, 0, next0, pf ? y0 : NULL),
-                 s1 = SFX(expsum_x)(x1, NULL, n, m1, 0, 0, next1, pf ? y1 : NULL);
-    const double L0 = SFX(fss_log_sum)(s0), L1 = SFX(fss_log_sum)(s1);
-    if (op == FSS_OP_LOGSUMEXP) {
-        *y0 = (T)((double)m0 + L0);
-        *y1 = (T)((double)m1 + L1);
-    } else {
-        SFX(logsub_any)(x0, y0, n, m0, L0, 0);
-        SFX(logsub_any)(x1, y1, n, m1, L1, 0);
-    }
+    FSS_UNROLL for (int k = 0; k < K; k++)
+        s[k] = SFX(expsum_x)(x + k * xs, NULL, n, m[k], 0, 0, next ? next + k * xs : NULL,
+                             pf ? y + k * ys : NULL);
+    FSS_UNROLL for (int k = 0; k < K; k++) L[k] = SFX(fss_log_sum)(s[k]);
+    if (op == FSS_OP_LOGSUMEXP)
+        FSS_UNROLL for (int k = 0; k < K; k++) y[k * ys] = (T)((double)m[k] + L[k]);
+    else
+        FSS_UNROLL for (int k = 0; k < K; k++) SFX(logsub_any)(x + k * xs, y + k * ys, n, m[k], L[k], 0);
+}
+
+/* Two rows (row_group); any type. */
+static void SFX(row_pair)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, const T *next,
+                          const int pf) {
+    SFX(row_group)(op, x, xs, y, ys, n, next, pf, 2);
 }
 
 #if FSS_TPL_F32
-/* Four float32 rows of op (n > SHORT_V W), xs and ys apart, each with the bits SFX(row) gives it: as
- * row_pair, with each pass of the four issued one after the other, so that the serial steps of four
- * rows overlap (see FSS_QUAD_ROW_BYTES).  NEXT (the next four rows, or NULL) is prefetched during the
- * exp passes, and with PF the output, as in row_pair. */
+/* Four rows (row_group): float32 rows up to FSS_QUAD_ROW_BYTES, whose serial steps four rows overlap
+ * better than two. */
 static void SFX(row_quad)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrdiff_t n, const T *next,
                           const int pf) {
-    T m[4];
-    double s[4], L[4];
-    FSS_UNROLL for (int k = 0; k < 4; k++) m[k] = SFX(rmax)(x + k * xs, n);
-    if (!(fabs(m[0]) <= XB_MAX && fabs(m[1]) <= XB_MAX && fabs(m[2]) <= XB_MAX && fabs(m[3]) <= XB_MAX)) {
-        for (int k = 0; k < 4; k++) SFX(row)(op, x + k * xs, y + k * ys, n, NULL, NULL, 0);
-        return;
-    }
-    if (op == FSS_OP_SOFTMAX) {
-        const int pw = pf && PAIR_SOFTMAX_PF;
-        FSS_UNROLL for (int k = 0; k < 4; k++)
-            s[k] = SFX(expsum_x)(x + k * xs, y + k * ys, n, m[k], 1, 1, next ? next + k * xs : NULL,
-                                 pw ? y + k * ys : NULL);
-        FSS_UNROLL for (int k = 0; k < 4; k++) SFX(out_pass)(y + k * ys, y + k * ys, n, (T)(1.0 / s[k]), 0, 0, 0);
-        return;
-    }
-    FSS_UNROLL for (int k = 0; k < 4; k++)
-        s[k] = SFX(expsum_x)(x + k * xs, NULL, n, m[k], 0, 0, next ? next + k * xs : NULL, pf ? y + k * ys : NULL);
-    FSS_UNROLL for (int k = 0; k < 4; k++) L[k] = SFX(fss_log_sum)(s[k]);
-    if (op == FSS_OP_LOGSUMEXP)
-        FSS_UNROLL for (int k = 0; k < 4; k++) y[k * ys] = (T)((double)m[k] + L[k]);
-    else
-        FSS_UNROLL for (int k = 0; k < 4; k++) SFX(logsub_any)(x + k * xs, y + k * ys, n, m[k], L[k], 0);
+    SFX(row_group)(op, x, xs, y, ys, n, next, pf, 4);
 }
 #endif
 
@@ -1617,16 +1601,11 @@ static void SFX(rows)(int op, const T *x, ptrdiff_t xs, T *y, ptrdiff_t ys, ptrd
     ptrdiff_t r = 0;
 #if FSS_TPL_F32
     const ptrdiff_t quad = op == FSS_OP_SOFTMAX ? FSS_QUAD_SOFTMAX_ROW_BYTES : FSS_QUAD_ROW_BYTES;
-    for (; s == 1 && n * (ptrdiff_t)sizeof(T) <= quad && r + 4 <= rows; r += 4) {
-        const T *x0 = x + r * xs;
-        SFX(row_quad)(op, x0, xs, y + r * ys, ys, n, r + 8 <= rows ? x0 + 4 * xs : NULL, pf);
-    }
+    for (; s == 1 && n * (ptrdiff_t)sizeof(T) <= quad && r + 4 <= rows; r += 4) /* the next rows prefetched */
+        SFX(row_quad)(op, x + r * xs, xs, y + r * ys, ys, n, r + 8 <= rows ? x + (r + 4) * xs : NULL, pf);
 #endif
-    for (; s == 1 && r + 2 <= rows; r += 2) { /* the next pair's rows are prefetched meanwhile */
-        const T *x0 = x + r * xs;
-        SFX(row_pair)(op, x0, x0 + xs, y + r * ys, y + (r + 1) * ys, n, r + 2 < rows ? x0 + 2 * xs : NULL,
-                      r + 3 < rows ? x0 + 3 * xs : NULL, pf);
-    }
+    for (; s == 1 && r + 2 <= rows; r += 2)
+        SFX(row_pair)(op, x + r * xs, xs, y + r * ys, ys, n, r + 4 <= rows ? x + (r + 2) * xs : NULL, pf);
     for (; r < rows; r++) {
         if (s != 1) SFX(row_scaled)(op, x + r * xs, y + r * ys, n, s);
         else if (op == FSS_OP_SOFTMAX) SFX(softmax)(x + r * xs, y + r * ys, n);
