@@ -182,14 +182,14 @@ def build(src, tmp, tag):
     cc = os.environ.get("CC", "cc")
     inc = ["-I", str(src), "-I", str(ROOT / "include")]
     macros = [f"-D{macro}" for _, _, macro in ISA_SOURCES]
-    driver = pathlib.Path(tmp, "driver.c")
+    driver = pathlib.Path(tmp, "kernel_bench_main.c")
     driver.write_text(DRIVER)
     units = [(name, []) for name in ("isa_scalar.c", "dispatch.c", "driver.c")]
     units += [(name, flags) for name, flags, _ in ISA_SOURCES]
     objs = [str(pathlib.Path(tmp, f"{tag}.{name}.o")) for name, _ in units]
     jobs = [subprocess.Popen([cc, *COMMON, *macros, *flags, *inc, "-c", str(pathlib.Path(src, name)), "-o", obj])
             for (name, flags), obj in zip(units, objs)]  # compiled side by side
-    if any(job.wait() for job in jobs):
+    if any([job.wait() for job in jobs]):  # every one waited for
         raise SystemExit(f"could not compile the kernels of {src}")
     exe = pathlib.Path(tmp, f"{tag}.driver")
     subprocess.run([cc, *COMMON, *macros, *inc, str(driver), *objs, "-lm", "-o", str(exe)], check=True)
