@@ -4,10 +4,13 @@ through the C API on one thread, or of each pass of the row kernel on one row.
 It compiles the kernel sources (this checkout's, or those of each --src: another checkout's
 src/libfastsoftmax, for an A/B of two versions) with the package's flags, each ISA file with its own
 target flags, into a small driver, and runs it: the best of 9 timings of enough calls to take about
-20 ms, interleaved across the sources over --rounds rounds, whose medians are printed.  Inputs are uniform in [-3, 3], x 16 bytes past a cache
-line (as NumPy's arrays usually are; --offset), y on one.  Each run measures the cycle time by a chain
-of dependent integer additions (one per cycle on any x86-64 or AArch64 core), so no clock frequency is
-assumed (this shared machine's moved between 4.2 and 4.5 GHz from run to run); elsewhere give --ghz.
+20 ms, interleaved across the sources over --rounds rounds, whose medians are printed.  Inputs are
+uniform in [-3, 3], x 16 bytes past a cache line (as NumPy's arrays usually are; --offset), y on one.
+Each run measures the cycle time by a chain of dependent integer additions (one per cycle on any
+x86-64 or AArch64 core), so no clock frequency is assumed (this shared machine's moved between 4.2
+and 4.5 GHz from run to run); elsewhere give --ghz.  Shapes are written as for `python -m fastsoftmax
+bench --cases` (a single axis only; the bench's parser is not imported, so that the tool runs
+without an installed package).
 
   python tools/kernel_bench.py 4096x128 64x32000 1000x256@0      # shapes (axis: last unless @AXIS)
   python tools/kernel_bench.py --passes 32768 1048576           # the passes of one row of each length

@@ -826,10 +826,10 @@ static void SFX(row)(int op, const T *x, T *y, ptrdiff_t n, const T *next, T *bu
 }
 
 /* Whether the row groups (row_group), given PF, prefetch softmax's output: not in AVX-512's float
- * kernels, whose exp pass is the fastest per byte.  Measured on Zen 5 (C microbenchmark, one thread), rows of 1000 in
- * pairs with the prefetch against without: float32 with AVX-512 (3072, 1000) and (4096, 1000) 7-11%
- * slower ((8000, 1024) 5% faster); with AVX2 (4096, 1000) 13% faster; float64 with AVX-512 (2048,
- * 1000) 7% faster. */
+ * kernels, whose exp pass is the fastest per byte.  Measured on Zen 5 (C microbenchmark, one thread),
+ * rows of 1000 in pairs with the prefetch against without: float32 with AVX-512 (3072, 1000) and
+ * (4096, 1000) 7-11% slower ((8000, 1024) 5% faster); with AVX2 (4096, 1000) 13% faster; float64 with
+ * AVX-512 (2048, 1000) 7% faster. */
 #define GROUP_SOFTMAX_PF (!(FSS_TPL_F32 && W == 16))
 
 /* K = 2 or 4 rows of op (n > SHORT_V W), xs and ys apart, each with the bits SFX(row) gives it.  The
